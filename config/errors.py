@@ -1,0 +1,48 @@
+"""Application errors: flat and few. Each carries the code, message and details of the API's error body.
+
+Domain code raises these; one exception handler maps them to HTTP. Nothing here imports Django or DRF.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ApplicationError(Exception):
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ValidationError(ApplicationError):
+    code = "validation_error"
+    status = 400
+
+
+class PermissionDenied(ApplicationError):
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status = 404
+
+
+class InvalidTransition(ApplicationError):
+    code = "invalid_transition"
+    status = 409
+
+
+class ConcurrencyConflict(ApplicationError):
+    code = "concurrency_conflict"
+    status = 409
+
+
+class InsufficientStock(ApplicationError):
+    code = "insufficient_stock"
+    status = 409
