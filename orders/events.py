@@ -1,0 +1,169 @@
+"""Events: what happened to an order. Frozen, JSON-native payloads, a registry by type name, upcasters.
+
+Payload values are only str, int, bool, None, lists and dicts, so ``to_payload``/``from_payload`` are a
+plain round trip through JSON. Fields named in ``personal_fields`` hold personal data (customer name,
+email, addresses); they are the ones encrypted per customer at rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+Payload = dict[str, Any]
+Upcaster = Callable[[Payload], Payload]
+
+
+class UnknownEventType(LookupError):
+    """A stored event names a type this code does not know."""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+@dataclass(frozen=True)
+class Event:
+    schema_version: ClassVar[int] = 1
+    personal_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        EVENT_TYPES[cls.__name__] = cls
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def to_payload(self) -> Payload:
+        return dataclasses.asdict(self)
+
+
+def upcaster(event_type: str, *, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Register a function turning a stored payload of ``from_version`` into ``from_version + 1``."""
+
+    def register(function: Upcaster) -> Upcaster:
+        UPCASTERS[(event_type, from_version)] = function
+        return function
+
+    return register
+
+
+def from_payload(event_type: str, schema_version: int, payload: Payload) -> Event:
+    """Read a stored event as the current schema version, upcasting step by step."""
+    try:
+        cls = EVENT_TYPES[event_type]
+    except KeyError:
+        raise UnknownEventType(event_type) from None
+    version = schema_version
+    while version < cls.schema_version:
+        payload = UPCASTERS[(event_type, version)](dict(payload))
+        version += 1
+    return cls(**payload)
+
+
+# --- The order's events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderCreated(Event):
+    personal_fields = frozenset({"customer_name", "customer_email"})
+
+    number: str
+    customer_id: int
+    customer_name: str
+    customer_email: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class OrderLineAdded(Event):
+    # v1 called the price "price"; see the upcaster below.
+    schema_version = 2
+
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+
+
+@upcaster("OrderLineAdded", from_version=1)
+def _line_price_renamed(payload: Payload) -> Payload:
+    payload["unit_price"] = payload.pop("price")
+    return payload
+
+
+@dataclass(frozen=True)
+class OrderLineQuantityChanged(Event):
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderLineRemoved(Event):
+    sku: str
+
+
+@dataclass(frozen=True)
+class ShippingAddressSet(Event):
+    personal_fields = frozenset({"address"})
+
+    address: dict[str, str]
+
+
+@dataclass(frozen=True)
+class OrderPlaced(Event):
+    # Quantities per sku reserved from stock, so a cancellation knows exactly what to release.
+    lines: dict[str, int]
+    subtotal: int
+    total: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class PaymentRecorded(Event):
+    amount: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class ShipmentDispatched(Event):
+    shipment_id: int
+    lines: dict[str, int]
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True)
+class ShipmentDelivered(Event):
+    shipment_id: int
+
+
+@dataclass(frozen=True)
+class OrderCompleted(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class OrderCancelled(Event):
+    reason: str
+    released_stock: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RefundIssued(Event):
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class OrderNoteAdded(Event):
+    note_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class OrderExpired(Event):
+    released_stock: dict[str, int]

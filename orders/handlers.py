@@ -1,0 +1,207 @@
+"""The command bus: ``dispatch(command, actor=...)`` and one ``handle_<command>`` per command type.
+
+``dispatch`` owns the transaction. In it: load the order, check the actor's permission on it, let the
+handler fetch what the decision needs, decide, reserve or release stock, append, and run the caller's
+``on_success`` hook (the API stores its idempotency record there). If another writer took the order's
+next version first, everything is rolled back and tried again from a fresh load, a bounded number of
+times with jittered back-off; then ``ConcurrencyConflict``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import rules
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from accounts.roles import Role, actor_id
+from config.errors import ConcurrencyConflict, NotFound, PermissionDenied, ValidationError
+from orders import commands as c
+from orders import inventory, store
+from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
+from orders.signals import events_committed
+
+Actor = Any  # a user (accounts.User) or accounts.roles.SYSTEM
+C = TypeVar("C", bound=c.Command)
+Prepare = Callable[[Any, Order, Actor], DecisionContext]
+
+
+class UnknownCommand(TypeError):
+    """No handler is registered for this command type."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    permission: str
+    prepare: Prepare
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    order: Order
+    events: list[store.RecordedEvent]
+    command_id: UUID
+
+    @property
+    def position(self) -> int | None:
+        """Global position of the last event written, for read-your-writes; None if nothing changed."""
+        return self.events[-1].position if self.events else None
+
+
+HANDLERS: dict[type[c.Command], Handler] = {}
+
+
+def handles(command_type: type[C], *, permission: str) -> Callable[[Prepare], Prepare]:
+    def register(prepare: Prepare) -> Prepare:
+        HANDLERS[command_type] = Handler(permission=permission, prepare=prepare)
+        return prepare
+
+    return register
+
+
+def dispatch(
+    command: c.Command,
+    *,
+    actor: Actor,
+    correlation_id: UUID | None = None,
+    causation_id: UUID | None = None,
+    on_success: Callable[[DispatchResult], None] | None = None,
+) -> DispatchResult:
+    handler = HANDLERS.get(type(command))
+    if handler is None:
+        raise UnknownCommand(f"no handler is registered for {type(command).__name__}")
+    command_id = uuid4()
+    metadata = {
+        "actor": actor_id(actor),
+        "command": command.name,
+        "command_id": str(command_id),
+        "correlation_id": str(correlation_id or command_id),
+        "causation_id": str(causation_id or command_id),
+    }
+    attempts = settings.COMMAND_MAX_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                result = _dispatch_once(command, handler, actor=actor, metadata=metadata, command_id=command_id)
+                if on_success is not None:
+                    on_success(result)
+                if result.events:
+                    transaction.on_commit(partial(events_committed.send, sender=Order, events=result.events))
+            return result
+        except (ConcurrencyConflict, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _is_deadlock(exc):
+                raise
+            if attempt == attempts:
+                raise ConcurrencyConflict(
+                    "the order kept changing; try again", details={"attempts": attempts}
+                ) from exc
+            # Jittered exponential back-off spreads the re-tries of writers that collided.
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311 - not for security
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _dispatch_once(
+    command: c.Command, handler: Handler, *, actor: Actor, metadata: dict[str, str], command_id: UUID
+) -> DispatchResult:
+    history = store.load(command.order_id)
+    order = replay(command.order_id, [(r.event, r.version, r.recorded_at) for r in history])
+    _authorize(command, handler, actor=actor, order=order)
+    context = handler.prepare(command, order, actor)
+    new_events = order.decide(command, context)
+    inventory.apply_stock_effects(new_events)
+    recorded = store.append(command.order_id, order.version, new_events, metadata=metadata)
+    for r in recorded:
+        order.apply(r.event, version=r.version, at=r.recorded_at)
+    return DispatchResult(order=order, events=recorded, command_id=command_id)
+
+
+def _authorize(command: c.Command, handler: Handler, *, actor: Actor, order: Order) -> None:
+    if isinstance(command, c.CreateOrder):
+        if not rules.has_perm(handler.permission, actor):
+            raise PermissionDenied("you may not create orders")
+        if command.customer_id != actor.pk and not rules.has_perm("orders.create_order_for_customer", actor):
+            raise PermissionDenied("you may only create orders for yourself")
+        return
+    # An order the actor may not see does not exist for them: 404, never 403.
+    if not order.exists or not rules.has_perm("orders.view_order", actor, order):
+        raise NotFound("order not found")
+    if not rules.has_perm(handler.permission, actor, order):
+        raise PermissionDenied(f"you may not {command.name} on this order")
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    return getattr(getattr(exc.__cause__, "diag", None), "sqlstate", None) == "40P01"
+
+
+def _context(**kwargs: Any) -> DecisionContext:
+    return DecisionContext(
+        now=timezone.now(),
+        currency=settings.SHOP_CURRENCY,
+        payment_timeout=settings.ORDER_PAYMENT_TIMEOUT,
+        **kwargs,
+    )
+
+
+def _no_lookups(command: c.Command, order: Order, actor: Actor) -> DecisionContext:
+    return _context()
+
+
+def _customer(customer_id: int) -> CustomerInfo | None:
+    user = (
+        get_user_model()
+        .objects.filter(pk=customer_id, is_active=True, groups__name=Role.CUSTOMER)
+        .only("pk", "first_name", "last_name", "username", "email")
+        .first()
+    )
+    if user is None:
+        return None
+    return CustomerInfo(id=user.pk, name=user.get_full_name() or user.get_username(), email=user.email)
+
+
+def _next_order_number() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('order_number_seq')")
+        (number,) = cursor.fetchone()
+    return f"ORD-{number:06d}"
+
+
+# --- one handler per command: fetch what the decision needs ------------------------------------
+
+
+@handles(c.CreateOrder, permission="orders.create_order")
+def handle_create_order(command: c.CreateOrder, order: Order, actor: Actor) -> DecisionContext:
+    customer = _customer(command.customer_id)
+    if customer is None:
+        raise ValidationError("unknown customer", details={"customer": ["no active customer with this id"]})
+    return _context(
+        customer=customer,
+        products=inventory.product_info(command.lines),
+        order_number=_next_order_number(),
+    )
+
+
+@handles(c.AddLine, permission="orders.edit_order")
+def handle_add_line(command: c.AddLine, order: Order, actor: Actor) -> DecisionContext:
+    return _context(products=inventory.product_info([command.sku]))
+
+
+handles(c.ChangeLineQuantity, permission="orders.edit_order")(_no_lookups)
+handles(c.RemoveLine, permission="orders.edit_order")(_no_lookups)
+handles(c.SetShippingAddress, permission="orders.edit_order")(_no_lookups)
+handles(c.PlaceOrder, permission="orders.edit_order")(_no_lookups)
+handles(c.RecordPayment, permission="orders.record_payment")(_no_lookups)
+handles(c.IssueRefund, permission="orders.refund_order")(_no_lookups)
+handles(c.ShipItems, permission="orders.ship_order")(_no_lookups)
+handles(c.MarkDelivered, permission="orders.ship_order")(_no_lookups)
+handles(c.CancelOrder, permission="orders.cancel_order")(_no_lookups)
+handles(c.AddNote, permission="orders.add_note")(_no_lookups)
+handles(c.ExpireOrder, permission="orders.expire_order")(_no_lookups)

@@ -1,0 +1,78 @@
+"""Write-side tables: the append-only event log and the product reference data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models.expressions import Func
+
+
+class TransactionIdField(models.BigIntegerField):
+    """A PostgreSQL ``xid8``: the id of the transaction that wrote the row, read as an int.
+
+    Readers order events by (transaction id, position) below the oldest running transaction, so an
+    event that commits after a later-numbered one is never skipped (see projections.runner).
+    """
+
+    def db_type(self, connection: Any) -> str:
+        return "xid8"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> int | None:
+        return None if value is None else int(value)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        return None if value is None else str(value)
+
+
+class CurrentTransactionId(Func):
+    function = "pg_current_xact_id"
+    template = "%(function)s()"
+    output_field = TransactionIdField()
+
+
+class StoredEvent(models.Model):
+    """One event of one stream. Rows are never updated or deleted: a trigger refuses it."""
+
+    position = models.BigAutoField(primary_key=True)
+    stream_id = models.UUIDField()
+    version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField()
+    payload = models.JSONField()
+    metadata = models.JSONField()
+    recorded_at = models.DateTimeField(db_default=models.functions.Now())
+    transaction_id = TransactionIdField(db_default=CurrentTransactionId())
+
+    class Meta:
+        db_table = "event_log"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream_id", "version"], name="event_log_stream_version_key"),
+        ]
+        indexes = [
+            models.Index(fields=["transaction_id", "position"], name="event_log_commit_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.event_type} {self.stream_id} v{self.version}"
+
+
+class Product(models.Model):
+    """Reference data managed in the admin. Prices in minor units; stock reserved when orders are placed."""
+
+    sku = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    unit_price = models.BigIntegerField(help_text="Price in minor units (cents).")
+    active = models.BooleanField(default=True)
+    stock_on_hand = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(condition=models.Q(stock_on_hand__gte=0), name="product_stock_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"

@@ -1,0 +1,69 @@
+"""Who may do what (SPEC §5), as django-rules permissions checked per order.
+
+The object is anything with ``customer_id`` and ``amount_paid``: the write-side aggregate or a
+read-model row. The same permissions serve the command bus, the API and the admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rules
+
+from accounts.roles import STAFF_ROLES, Role, SystemActor, roles_of
+
+
+def _has_role(*names: str) -> rules.Predicate:
+    wanted = frozenset(names)
+
+    @rules.predicate(name=f"has_role({', '.join(sorted(wanted))})")
+    def has_role(user: Any) -> bool:
+        return bool(roles_of(user) & wanted)
+
+    return has_role
+
+
+is_customer = _has_role(Role.CUSTOMER)
+is_support = _has_role(Role.SUPPORT)
+is_fulfillment = _has_role(Role.FULFILLMENT)
+is_finance = _has_role(Role.FINANCE)
+is_manager = _has_role(Role.MANAGER)
+is_staff_member = _has_role(*STAFF_ROLES)
+
+
+@rules.predicate
+def is_system(user: Any) -> bool:
+    return isinstance(user, SystemActor)
+
+
+@rules.predicate
+def owns_order(user: Any, order: Any) -> bool:
+    return order is not None and user.pk is not None and order.customer_id == user.pk
+
+
+@rules.predicate
+def nothing_paid(user: Any, order: Any) -> bool:
+    return order is not None and order.amount_paid == 0
+
+
+own_order = is_customer & owns_order
+
+# Seeing an order and its events.
+rules.add_perm("orders.view_order", own_order | is_staff_member | is_system)
+rules.add_perm("orders.view_notes", is_staff_member)
+# Commands.
+rules.add_perm("orders.create_order", is_customer | is_support | is_manager)
+rules.add_perm("orders.create_order_for_customer", is_support | is_manager)
+rules.add_perm("orders.edit_order", own_order | is_support | is_manager)
+rules.add_perm("orders.cancel_order", (own_order & nothing_paid) | is_support | is_manager)
+rules.add_perm("orders.record_payment", is_finance | is_manager)
+rules.add_perm("orders.refund_order", is_finance | is_manager)
+rules.add_perm("orders.ship_order", is_fulfillment | is_manager)
+rules.add_perm("orders.add_note", is_staff_member)
+rules.add_perm("orders.expire_order", is_system)
+# Operations.
+rules.add_perm("orders.view_sales_reports", is_finance | is_manager)
+rules.add_perm("orders.manage_projections", is_manager)
+rules.add_perm("orders.manage_backups", is_manager)
+rules.add_perm("orders.erase_customer_data", is_manager)
+rules.add_perm("orders.manage_users", is_manager)

@@ -1,0 +1,125 @@
+"""The event store: ``append`` with optimistic concurrency and ``load`` with upcasting.
+
+Writers are never serialised by a table lock. Each append is one INSERT: the new versions follow
+``expected_version``, ``unique(stream_id, version)`` lets exactly one concurrent writer take each
+version, and the statement only inserts when version ``expected_version`` already exists, so a stream
+never has a hole. A losing writer gets ``ConcurrencyConflict``; as with any failed statement, the
+surrounding transaction is then unusable and must be rolled back (the command bus does that, then
+retries).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, connection
+
+from config.errors import ConcurrencyConflict
+from orders.events import Event, from_payload
+from orders.models import StoredEvent
+
+VERSION_CONSTRAINT = "event_log_stream_version_key"
+
+_APPEND_SQL = """
+INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata)
+SELECT %(stream_id)s, %(expected)s + e.ord, e.event_type, e.schema_version, e.payload, %(metadata)s::jsonb
+FROM unnest(%(types)s::text[], %(schema_versions)s::smallint[], %(payloads)s::jsonb[])
+     WITH ORDINALITY AS e(event_type, schema_version, payload, ord)
+WHERE %(expected)s = 0
+   OR EXISTS (SELECT 1 FROM event_log WHERE stream_id = %(stream_id)s AND version = %(expected)s)
+ORDER BY e.ord
+RETURNING position, version, recorded_at, transaction_id::text
+"""
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: the domain event plus its place in the stream and the log."""
+
+    stream_id: UUID
+    version: int
+    position: int
+    event: Event
+    recorded_at: datetime
+    transaction_id: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def append(
+    stream_id: UUID,
+    expected_version: int,
+    events: Sequence[Event],
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> list[RecordedEvent]:
+    """Append ``events`` after ``expected_version`` of the stream; raise ``ConcurrencyConflict`` if taken.
+
+    Call it several times inside one ``transaction.atomic()`` to append to several streams at once.
+    """
+    if not events:
+        return []
+    metadata = metadata or {}
+    params = {
+        "stream_id": stream_id,
+        "expected": expected_version,
+        "metadata": json.dumps(metadata),
+        "types": [event.type for event in events],
+        "schema_versions": [event.schema_version for event in events],
+        "payloads": [json.dumps(event.to_payload()) for event in events],
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_APPEND_SQL, params)
+            rows = sorted(cursor.fetchall(), key=lambda row: row[1])  # by version
+    except IntegrityError as exc:
+        if _violates(exc, VERSION_CONSTRAINT):
+            raise ConcurrencyConflict(
+                "the order was changed by someone else", details={"expected_version": expected_version}
+            ) from exc
+        raise
+    if len(rows) != len(events):
+        raise ConcurrencyConflict(
+            "the stream is not at the expected version", details={"expected_version": expected_version}
+        )
+    return [
+        RecordedEvent(stream_id, version, position, event, recorded_at, int(xid), metadata)
+        for (position, version, recorded_at, xid), event in zip(rows, events, strict=True)
+    ]
+
+
+def load(
+    stream_id: UUID,
+    *,
+    up_to_version: int | None = None,
+    up_to_time: datetime | None = None,
+) -> list[RecordedEvent]:
+    """The stream's events, oldest first, as current schema versions; optionally only a past prefix."""
+    rows = StoredEvent.objects.filter(stream_id=stream_id)
+    if up_to_version is not None:
+        rows = rows.filter(version__lte=up_to_version)
+    if up_to_time is not None:
+        rows = rows.filter(recorded_at__lte=up_to_time)
+    return list(to_recorded(rows.order_by("version")))
+
+
+def to_recorded(rows: Iterable[StoredEvent]) -> Iterable[RecordedEvent]:
+    for row in rows:
+        yield RecordedEvent(
+            stream_id=row.stream_id,
+            version=row.version,
+            position=row.position,
+            event=from_payload(row.event_type, row.schema_version, row.payload),
+            recorded_at=row.recorded_at,
+            transaction_id=row.transaction_id,
+            metadata=row.metadata,
+        )
+
+
+def _violates(exc: IntegrityError, constraint: str) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
