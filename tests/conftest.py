@@ -1,0 +1,101 @@
+"""Shared fixtures: users with roles, products, and a helper to run callables in real threads."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from django.db import connections
+
+from accounts.roles import Role
+from accounts.services import create_user
+from orders import commands as c
+from orders.handlers import dispatch
+from orders.models import Product
+
+_counter = itertools.count(1)
+ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London", "postal_code": "N1 9GU",
+           "country": "GB"}
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    def make(role: Role | str, username: str | None = None) -> Any:
+        role = Role(role)
+        return create_user(
+            username=username or f"{role.value}-{next(_counter)}",
+            role=role,
+            password="A-long-test-passphrase-42",  # noqa: S106 - test data
+            email=f"{role.value}{next(_counter)}@example.com",
+            first_name="Test",
+            last_name=role.value.title(),
+        )
+
+    return make
+
+
+@pytest.fixture
+def customer(make_user: Callable[..., Any]) -> Any:
+    return make_user(Role.CUSTOMER)
+
+
+@pytest.fixture
+def manager(make_user: Callable[..., Any]) -> Any:
+    return make_user(Role.MANAGER)
+
+
+@pytest.fixture
+def make_product(db: None) -> Callable[..., Product]:
+    def make(sku: str | None = None, *, price: int = 1000, stock: int = 100, active: bool = True) -> Product:
+        return Product.objects.create(
+            sku=sku or f"SKU-{next(_counter)}", name=f"Product {sku}", unit_price=price, stock_on_hand=stock,
+            active=active,
+        )
+
+    return make
+
+
+@pytest.fixture
+def placed_order(customer: Any, make_product: Callable[..., Product]) -> Callable[..., UUID]:
+    """Create and place an order for ``customer``; returns its id."""
+
+    def place(lines: dict[str, int] | None = None, *, actor: Any = None) -> UUID:
+        if lines is None:
+            lines = {make_product().sku: 2}
+        order_id = uuid4()
+        dispatch(c.CreateOrder(order_id=order_id, customer_id=customer.pk, lines=lines, shipping_address=ADDRESS),
+                 actor=actor or customer)
+        dispatch(c.PlaceOrder(order_id=order_id), actor=actor or customer)
+        return order_id
+
+    return place
+
+
+def run_in_threads(target: Callable[[int], Any], count: int, *, timeout: float = 60) -> list[Any]:
+    """Run ``target(i)`` in ``count`` real threads, started together; return results or exceptions.
+
+    Each thread uses its own database connection (Django's are per thread) and closes it at the end.
+    """
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects what each thread raised
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a worker thread hung"
+    return results
