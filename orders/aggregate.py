@@ -133,22 +133,14 @@ class Order:
 
     @property
     def payment_status(self) -> str:
-        if self.amount_refunded > 0:
-            return "refunded" if self.amount_refunded >= self.amount_paid else "partially_refunded"
-        if self.amount_paid == 0:
-            return "unpaid"
-        return "paid" if self.amount_paid >= self.total else "partially_paid"
+        return payment_status(total=self.total, paid=self.amount_paid, refunded=self.amount_refunded)
 
     @property
     def fulfillment_status(self) -> str:
-        shipped = sum(line.shipped_quantity for line in self.lines.values())
-        if shipped == 0:
-            return "unfulfilled"
-        if any(line.shipped_quantity < line.quantity for line in self.lines.values()):
-            return "partially_shipped"
-        if all(s.delivered_at is not None for s in self.shipments.values()):
-            return "delivered"
-        return "shipped"
+        return fulfillment_status(
+            quantities=[(line.quantity, line.shipped_quantity) for line in self.lines.values()],
+            deliveries=[s.delivered_at is not None for s in self.shipments.values()],
+        )
 
     @property
     def anything_shipped(self) -> bool:
@@ -279,17 +271,24 @@ class Order:
         if product is None:
             raise ValidationError("unknown product", details={"sku": [f"no product {command.sku!r}"]})
         if not product.active:
-            raise ValidationError("product is not for sale", details={"sku": [f"{command.sku!r} is inactive"]})
+            raise ValidationError(
+                "product is not for sale", details={"sku": [f"{command.sku!r} is inactive"]}
+            )
         existing = self.lines.get(command.sku)
         if existing is not None and existing.quantity + command.quantity > MAX_LINE_QUANTITY:
             raise ValidationError(
                 "line quantity too large",
                 details={"quantity": [f"the line would hold more than {MAX_LINE_QUANTITY}"]},
             )
-        return [e.OrderLineAdded(sku=product.sku, name=product.name, unit_price=product.unit_price,
-                                 quantity=command.quantity)]
+        return [
+            e.OrderLineAdded(
+                sku=product.sku, name=product.name, unit_price=product.unit_price, quantity=command.quantity
+            )
+        ]
 
-    def _decide_ChangeLineQuantity(self, command: c.ChangeLineQuantity, context: DecisionContext) -> list[e.Event]:
+    def _decide_ChangeLineQuantity(
+        self, command: c.ChangeLineQuantity, context: DecisionContext
+    ) -> list[e.Event]:
         _check_quantity(command.quantity)
         self._require_status("draft", action="change a line")
         self._require_line(command.sku)
@@ -300,7 +299,9 @@ class Order:
         self._require_line(command.sku)
         return [e.OrderLineRemoved(sku=command.sku)]
 
-    def _decide_SetShippingAddress(self, command: c.SetShippingAddress, context: DecisionContext) -> list[e.Event]:
+    def _decide_SetShippingAddress(
+        self, command: c.SetShippingAddress, context: DecisionContext
+    ) -> list[e.Event]:
         address = _clean_address(command.address)
         self._require_status("draft", "placed", action="set the shipping address")
         if self.anything_shipped:
@@ -313,12 +314,14 @@ class Order:
             raise InvalidTransition("an order needs at least one line to be placed")
         if self.shipping_address is None:
             raise InvalidTransition("an order needs a shipping address to be placed")
-        return [e.OrderPlaced(
-            lines={sku: line.quantity for sku, line in sorted(self.lines.items())},
-            subtotal=self.subtotal,
-            total=self.total,
-            currency=self.currency,
-        )]
+        return [
+            e.OrderPlaced(
+                lines={sku: line.quantity for sku, line in sorted(self.lines.items())},
+                subtotal=self.subtotal,
+                total=self.total,
+                currency=self.currency,
+            )
+        ]
 
     def _decide_RecordPayment(self, command: c.RecordPayment, context: DecisionContext) -> list[e.Event]:
         _check_positive_amount(command.amount)
@@ -332,7 +335,8 @@ class Order:
         self._require_status("placed", action="record a payment")
         if command.amount > self.outstanding:
             raise InvalidTransition(
-                "payment exceeds the outstanding amount", details={"amount": [f"outstanding is {self.outstanding}"]}
+                "payment exceeds the outstanding amount",
+                details={"amount": [f"outstanding is {self.outstanding}"]},
             )
         return [e.PaymentRecorded(amount=command.amount, reference=reference)]
 
@@ -353,12 +357,14 @@ class Order:
                     "more than is left to ship",
                     details={"lines": [f"{sku}: {line.quantity - line.shipped_quantity} left to ship"]},
                 )
-        return [e.ShipmentDispatched(
-            shipment_id=len(self.shipments) + 1,
-            lines=dict(sorted(command.lines.items())),
-            carrier=carrier,
-            tracking_number=tracking,
-        )]
+        return [
+            e.ShipmentDispatched(
+                shipment_id=len(self.shipments) + 1,
+                lines=dict(sorted(command.lines.items())),
+                carrier=carrier,
+                tracking_number=tracking,
+            )
+        ]
 
     def _decide_MarkDelivered(self, command: c.MarkDelivered, context: DecisionContext) -> list[e.Event]:
         shipment = self.shipments.get(command.shipment_id)
@@ -389,7 +395,8 @@ class Order:
         refundable = self.amount_paid - self.amount_refunded
         if command.amount > refundable:
             raise InvalidTransition(
-                "refund exceeds what was paid and not yet refunded", details={"amount": [f"refundable is {refundable}"]}
+                "refund exceeds what was paid and not yet refunded",
+                details={"amount": [f"refundable is {refundable}"]},
             )
         return [e.RefundIssued(amount=command.amount, reason=reason)]
 
@@ -401,8 +408,7 @@ class Order:
         self._require_status("placed", action="expire the order")
         if self.payment_status != "unpaid":
             raise InvalidTransition("only unpaid orders expire")
-        assert self.placed_at is not None  # noqa: S101 - every placed order has a placement time
-        if context.now - self.placed_at < context.payment_timeout:
+        if self.placed_at is None or context.now - self.placed_at < context.payment_timeout:
             raise InvalidTransition("the payment time has not run out yet")
         return [e.OrderExpired(released_stock=dict(self.reserved_stock))]
 
@@ -420,6 +426,24 @@ class Order:
         if line is None:
             raise ValidationError("no such line", details={"sku": [f"the order has no line {sku!r}"]})
         return line
+
+
+def payment_status(*, total: int, paid: int, refunded: int) -> str:
+    """The payment status of an order; shared with the read side so both derive it alike."""
+    if refunded > 0:
+        return "refunded" if refunded >= paid else "partially_refunded"
+    if paid == 0:
+        return "unpaid"
+    return "paid" if paid >= total else "partially_paid"
+
+
+def fulfillment_status(*, quantities: list[tuple[int, int]], deliveries: list[bool]) -> str:
+    """From (ordered, shipped) per line and whether each shipment was delivered."""
+    if sum(shipped for _, shipped in quantities) == 0:
+        return "unfulfilled"
+    if any(shipped < ordered for ordered, shipped in quantities):
+        return "partially_shipped"
+    return "delivered" if all(deliveries) else "shipped"
 
 
 def replay(order_id: UUID, history: list[tuple[e.Event, int, datetime]]) -> Order:
@@ -444,7 +468,8 @@ def _folded_copy(order: Order, new_events: list[e.Event], at: datetime) -> Order
 def _check_quantity(quantity: int) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_LINE_QUANTITY:
         raise ValidationError(
-            "invalid quantity", details={"quantity": [f"must be a whole number from 1 to {MAX_LINE_QUANTITY}"]}
+            "invalid quantity",
+            details={"quantity": [f"must be a whole number from 1 to {MAX_LINE_QUANTITY}"]},
         )
 
 

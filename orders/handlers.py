@@ -91,7 +91,9 @@ def dispatch(
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():
-                result = _dispatch_once(command, handler, actor=actor, metadata=metadata, command_id=command_id)
+                result = _dispatch_once(
+                    command, handler, actor=actor, metadata=metadata, command_id=command_id
+                )
                 if on_success is not None:
                     on_success(result)
                 if result.events:
@@ -105,7 +107,7 @@ def dispatch(
                     "the order kept changing; try again", details={"attempts": attempts}
                 ) from exc
             # Jittered exponential back-off spreads the re-tries of writers that collided.
-            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311 - not for security
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311  # nosec B311  # jitter, not security
     raise AssertionError("unreachable")  # pragma: no cover
 
 

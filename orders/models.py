@@ -71,7 +71,9 @@ class Product(models.Model):
         ordering = ["sku"]
         constraints = [
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="product_price_not_negative"),
-            models.CheckConstraint(condition=models.Q(stock_on_hand__gte=0), name="product_stock_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(stock_on_hand__gte=0), name="product_stock_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:

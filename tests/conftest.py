@@ -18,8 +18,13 @@ from orders.handlers import dispatch
 from orders.models import Product
 
 _counter = itertools.count(1)
-ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London", "postal_code": "N1 9GU",
-           "country": "GB"}
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "line1": "12 Analytical Row",
+    "city": "London",
+    "postal_code": "N1 9GU",
+    "country": "GB",
+}
 
 
 @pytest.fixture
@@ -29,7 +34,7 @@ def make_user(db: None) -> Callable[..., Any]:
         return create_user(
             username=username or f"{role.value}-{next(_counter)}",
             role=role,
-            password="A-long-test-passphrase-42",  # noqa: S106 - test data
+            password="A-long-test-passphrase-42",
             email=f"{role.value}{next(_counter)}@example.com",
             first_name="Test",
             last_name=role.value.title(),
@@ -52,7 +57,10 @@ def manager(make_user: Callable[..., Any]) -> Any:
 def make_product(db: None) -> Callable[..., Product]:
     def make(sku: str | None = None, *, price: int = 1000, stock: int = 100, active: bool = True) -> Product:
         return Product.objects.create(
-            sku=sku or f"SKU-{next(_counter)}", name=f"Product {sku}", unit_price=price, stock_on_hand=stock,
+            sku=sku or f"SKU-{next(_counter)}",
+            name=f"Product {sku}",
+            unit_price=price,
+            stock_on_hand=stock,
             active=active,
         )
 
@@ -67,8 +75,10 @@ def placed_order(customer: Any, make_product: Callable[..., Product]) -> Callabl
         if lines is None:
             lines = {make_product().sku: 2}
         order_id = uuid4()
-        dispatch(c.CreateOrder(order_id=order_id, customer_id=customer.pk, lines=lines, shipping_address=ADDRESS),
-                 actor=actor or customer)
+        dispatch(
+            c.CreateOrder(order_id=order_id, customer_id=customer.pk, lines=lines, shipping_address=ADDRESS),
+            actor=actor or customer,
+        )
         dispatch(c.PlaceOrder(order_id=order_id), actor=actor or customer)
         return order_id
 
@@ -87,7 +97,7 @@ def run_in_threads(target: Callable[[int], Any], count: int, *, timeout: float =
         try:
             barrier.wait()
             results[i] = target(i)
-        except BaseException as exc:  # noqa: BLE001 - the test inspects what each thread raised
+        except BaseException as exc:
             results[i] = exc
         finally:
             connections.close_all()

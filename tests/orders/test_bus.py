@@ -15,7 +15,13 @@ from django.db import transaction
 from django.test import override_settings
 
 from accounts.roles import SYSTEM, Role
-from config.errors import ConcurrencyConflict, InsufficientStock, InvalidTransition, NotFound, PermissionDenied
+from config.errors import (
+    ConcurrencyConflict,
+    InsufficientStock,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
 from config.errors import ValidationError as DomainValidationError
 from orders import commands as c
 from orders import events as e
@@ -33,8 +39,9 @@ def snapshot() -> tuple[int, list[tuple[str, int]]]:
     return StoredEvent.objects.count(), list(Product.objects.values_list("sku", "stock_on_hand"))
 
 
-def test_an_order_goes_from_creation_to_completion(customer: Any, make_user: Callable[..., Any],
-                                                   make_product: Callable[..., Product]) -> None:
+def test_an_order_goes_from_creation_to_completion(
+    customer: Any, make_user: Callable[..., Any], make_product: Callable[..., Product]
+) -> None:
     finance, fulfillment = make_user(Role.FINANCE), make_user(Role.FULFILLMENT)
     mug = make_product("MUG", price=1250, stock=10)
     order_id = uuid4()
@@ -44,17 +51,29 @@ def test_an_order_goes_from_creation_to_completion(customer: Any, make_user: Cal
     dispatch(c.SetShippingAddress(order_id=order_id, address=ADDRESS), actor=customer)
     dispatch(c.PlaceOrder(order_id=order_id), actor=customer)
     dispatch(c.RecordPayment(order_id=order_id, amount=2500, reference="PAY-1"), actor=finance)
-    shipped = dispatch(c.ShipItems(order_id=order_id, lines={"MUG": 2}, carrier="DHL", tracking_number="T1"),
-                       actor=fulfillment)
+    shipped = dispatch(
+        c.ShipItems(order_id=order_id, lines={"MUG": 2}, carrier="DHL", tracking_number="T1"),
+        actor=fulfillment,
+    )
     done = dispatch(c.MarkDelivered(order_id=order_id, shipment_id=1), actor=fulfillment)
 
     assert created.order.number.startswith("ORD-")
     assert shipped.order.fulfillment_status == "shipped"
     assert (done.order.status, done.order.payment_status, done.order.fulfillment_status) == (
-        "completed", "paid", "delivered")
+        "completed",
+        "paid",
+        "delivered",
+    )
     assert [r.event.type for r in store.load(order_id)] == [
-        "OrderCreated", "OrderLineAdded", "ShippingAddressSet", "OrderPlaced", "PaymentRecorded",
-        "ShipmentDispatched", "ShipmentDelivered", "OrderCompleted"]
+        "OrderCreated",
+        "OrderLineAdded",
+        "ShippingAddressSet",
+        "OrderPlaced",
+        "PaymentRecorded",
+        "ShipmentDispatched",
+        "ShipmentDelivered",
+        "OrderCompleted",
+    ]
     mug.refresh_from_db()
     assert mug.stock_on_hand == 8
     last = store.load(order_id)[-1]
@@ -63,12 +82,15 @@ def test_an_order_goes_from_creation_to_completion(customer: Any, make_user: Cal
     assert done.position == last.position
 
 
-def test_create_order_with_lines_and_address_is_one_transaction(customer: Any,
-                                                                make_product: Callable[..., Product]) -> None:
+def test_create_order_with_lines_and_address_is_one_transaction(
+    customer: Any, make_product: Callable[..., Product]
+) -> None:
     make_product("A", price=500)
     order_id = uuid4()
-    result = dispatch(c.CreateOrder(order_id=order_id, customer_id=customer.pk, lines={"A": 3},
-                                    shipping_address=ADDRESS), actor=customer)
+    result = dispatch(
+        c.CreateOrder(order_id=order_id, customer_id=customer.pk, lines={"A": 3}, shipping_address=ADDRESS),
+        actor=customer,
+    )
     assert result.order.total == 1500
     assert result.order.version == 3
     assert len({r.transaction_id for r in result.events}) == 1
@@ -85,9 +107,13 @@ def test_create_order_with_lines_and_address_is_one_transaction(customer: Any,
         (lambda oid: c.ExpireOrder(order_id=oid), PermissionDenied),
     ],
 )
-def test_a_rejected_command_writes_nothing(customer: Any, make_product: Callable[..., Product],
-                                           placed_order: Callable[..., Any], make_command: Callable[..., Any],
-                                           error: type[Exception]) -> None:
+def test_a_rejected_command_writes_nothing(
+    customer: Any,
+    make_product: Callable[..., Product],
+    placed_order: Callable[..., Any],
+    make_command: Callable[..., Any],
+    error: type[Exception],
+) -> None:
     make_product("A", stock=5)
     order_id = placed_order({"A": 2})
     before = snapshot()
@@ -97,12 +123,17 @@ def test_a_rejected_command_writes_nothing(customer: Any, make_product: Callable
 
 
 def test_insufficient_stock_rejects_the_placement_and_reserves_nothing(
-        customer: Any, make_product: Callable[..., Product]) -> None:
+    customer: Any, make_product: Callable[..., Product]
+) -> None:
     make_product("A", stock=5)
     make_product("B", stock=1)
     order_id = uuid4()
-    dispatch(c.CreateOrder(order_id=order_id, customer_id=customer.pk, lines={"A": 2, "B": 2},
-                           shipping_address=ADDRESS), actor=customer)
+    dispatch(
+        c.CreateOrder(
+            order_id=order_id, customer_id=customer.pk, lines={"A": 2, "B": 2}, shipping_address=ADDRESS
+        ),
+        actor=customer,
+    )
     before = snapshot()
     with pytest.raises(InsufficientStock) as caught:
         dispatch(c.PlaceOrder(order_id=order_id), actor=customer)
@@ -111,8 +142,8 @@ def test_insufficient_stock_rejects_the_placement_and_reserves_nothing(
 
 
 def test_cancelling_a_placed_paid_order_releases_stock_and_refunds(
-        customer: Any, manager: Any, make_product: Callable[..., Product],
-        placed_order: Callable[..., Any]) -> None:
+    customer: Any, manager: Any, make_product: Callable[..., Product], placed_order: Callable[..., Any]
+) -> None:
     product = make_product("A", price=1000, stock=10)
     order_id = placed_order({"A": 3})
     dispatch(c.RecordPayment(order_id=order_id, amount=1000, reference="P1"), actor=manager)
@@ -125,11 +156,15 @@ def test_cancelling_a_placed_paid_order_releases_stock_and_refunds(
     assert product.stock_on_hand == 10
     assert [r.event.type for r in result.events] == ["OrderCancelled", "RefundIssued"]
     assert (result.order.status, result.order.payment_status, result.order.amount_refunded) == (
-        "cancelled", "refunded", 1000)
+        "cancelled",
+        "refunded",
+        1000,
+    )
 
 
 def test_the_system_expires_an_unpaid_order_and_releases_its_stock(
-        customer: Any, make_product: Callable[..., Product], placed_order: Callable[..., Any]) -> None:
+    customer: Any, make_product: Callable[..., Product], placed_order: Callable[..., Any]
+) -> None:
     product = make_product("A", stock=4)
     order_id = placed_order({"A": 4})
     with pytest.raises(InvalidTransition):
@@ -142,8 +177,9 @@ def test_the_system_expires_an_unpaid_order_and_releases_its_stock(
     assert product.stock_on_hand == 4
 
 
-def test_an_order_the_actor_may_not_see_is_not_found(make_user: Callable[..., Any],
-                                                     placed_order: Callable[..., Any]) -> None:
+def test_an_order_the_actor_may_not_see_is_not_found(
+    make_user: Callable[..., Any], placed_order: Callable[..., Any]
+) -> None:
     order_id = placed_order()
     stranger = make_user(Role.CUSTOMER)
     for command in (c.AddNote(order_id=order_id, text="hi"), c.CancelOrder(order_id=order_id, reason="x")):
@@ -155,11 +191,17 @@ def test_an_order_the_actor_may_not_see_is_not_found(make_user: Callable[..., An
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [(Role.CUSTOMER, False), (Role.SUPPORT, False), (Role.FULFILLMENT, False), (Role.FINANCE, True),
-     (Role.MANAGER, True)],
+    [
+        (Role.CUSTOMER, False),
+        (Role.SUPPORT, False),
+        (Role.FULFILLMENT, False),
+        (Role.FINANCE, True),
+        (Role.MANAGER, True),
+    ],
 )
-def test_only_finance_and_managers_record_payments(role: Role, allowed: bool, make_user: Callable[..., Any],
-                                                   customer: Any, placed_order: Callable[..., Any]) -> None:
+def test_only_finance_and_managers_record_payments(
+    role: Role, allowed: bool, make_user: Callable[..., Any], customer: Any, placed_order: Callable[..., Any]
+) -> None:
     order_id = placed_order()
     actor = customer if role is Role.CUSTOMER else make_user(role)
     command = c.RecordPayment(order_id=order_id, amount=100, reference="R")
@@ -170,8 +212,9 @@ def test_only_finance_and_managers_record_payments(role: Role, allowed: bool, ma
             dispatch(command, actor=actor)
 
 
-def test_a_customer_cancels_only_before_paying(customer: Any, manager: Any,
-                                                placed_order: Callable[..., Any]) -> None:
+def test_a_customer_cancels_only_before_paying(
+    customer: Any, manager: Any, placed_order: Callable[..., Any]
+) -> None:
     paid = placed_order()
     dispatch(c.RecordPayment(order_id=paid, amount=1, reference="R"), actor=manager)
     with pytest.raises(PermissionDenied):
@@ -185,8 +228,9 @@ def test_customers_create_orders_only_for_themselves(customer: Any, make_user: C
     with pytest.raises(PermissionDenied):
         dispatch(c.CreateOrder(order_id=uuid4(), customer_id=other.pk), actor=customer)
     support = make_user(Role.SUPPORT)
-    assert dispatch(c.CreateOrder(order_id=uuid4(), customer_id=other.pk), actor=support).order.customer_id == (
-        other.pk)
+    assert dispatch(
+        c.CreateOrder(order_id=uuid4(), customer_id=other.pk), actor=support
+    ).order.customer_id == (other.pk)
     with pytest.raises(DomainValidationError):
         dispatch(c.CreateOrder(order_id=uuid4(), customer_id=support.pk), actor=support)
 
@@ -200,8 +244,9 @@ def test_an_unregistered_command_type_is_a_clear_error(customer: Any) -> None:
         dispatch(Teleport(order_id=uuid4()), actor=customer)
 
 
-def test_the_success_hook_runs_inside_the_transaction(customer: Any, placed_order: Callable[..., Any],
-                                                      manager: Any) -> None:
+def test_the_success_hook_runs_inside_the_transaction(
+    customer: Any, placed_order: Callable[..., Any], manager: Any
+) -> None:
     order_id = placed_order()
     before = snapshot()
 
@@ -215,8 +260,9 @@ def test_the_success_hook_runs_inside_the_transaction(customer: Any, placed_orde
 
 
 @pytest.mark.django_db(transaction=True)
-def test_events_committed_is_sent_after_commit_only(customer: Any, manager: Any,
-                                                    placed_order: Callable[..., Any]) -> None:
+def test_events_committed_is_sent_after_commit_only(
+    customer: Any, manager: Any, placed_order: Callable[..., Any]
+) -> None:
     order_id = placed_order()
     received: list[list[Any]] = []
 
@@ -237,13 +283,15 @@ def test_events_committed_is_sent_after_commit_only(customer: Any, manager: Any,
 
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_concurrent_line_additions_all_land_through_retries(
-        customer: Any, make_product: Callable[..., Product]) -> None:
+    customer: Any, make_product: Callable[..., Product]
+) -> None:
     skus = [make_product(f"P{i:02d}").sku for i in range(16)]
     order_id = uuid4()
     dispatch(c.CreateOrder(order_id=order_id, customer_id=customer.pk), actor=customer)
 
     results = run_in_threads(
-        lambda i: dispatch(c.AddLine(order_id=order_id, sku=skus[i], quantity=i + 1), actor=customer), 16)
+        lambda i: dispatch(c.AddLine(order_id=order_id, sku=skus[i], quantity=i + 1), actor=customer), 16
+    )
 
     assert not [r for r in results if isinstance(r, BaseException)], results
     history = store.load(order_id)
@@ -254,14 +302,19 @@ def test_sixteen_concurrent_line_additions_all_land_through_retries(
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_placements_of_the_last_five_units_place_exactly_five(
-        make_user: Callable[..., Any], make_product: Callable[..., Product]) -> None:
+    make_user: Callable[..., Any], make_product: Callable[..., Product]
+) -> None:
     make_product("LAST", stock=5)
     buyers = [make_user(Role.CUSTOMER) for _ in range(20)]
     orders = []
     for buyer in buyers:
         order_id = uuid4()
-        dispatch(c.CreateOrder(order_id=order_id, customer_id=buyer.pk, lines={"LAST": 1},
-                               shipping_address=ADDRESS), actor=buyer)
+        dispatch(
+            c.CreateOrder(
+                order_id=order_id, customer_id=buyer.pk, lines={"LAST": 1}, shipping_address=ADDRESS
+            ),
+            actor=buyer,
+        )
         orders.append(order_id)
 
     results = run_in_threads(lambda i: dispatch(c.PlaceOrder(order_id=orders[i]), actor=buyers[i]), 20)
@@ -278,8 +331,12 @@ def test_twenty_placements_of_the_last_five_units_place_exactly_five(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("attempts", "outcome"), [(1, ConcurrencyConflict), (2, None)])
 def test_a_lost_race_is_retried_a_bounded_number_of_times(
-        customer: Any, make_product: Callable[..., Product], settings: Any, attempts: int,
-        outcome: type[Exception] | None) -> None:
+    customer: Any,
+    make_product: Callable[..., Product],
+    settings: Any,
+    attempts: int,
+    outcome: type[Exception] | None,
+) -> None:
     """A rival transaction takes version 2 while the command is deciding on version 1."""
     settings.COMMAND_MAX_ATTEMPTS = attempts
     make_product("A")

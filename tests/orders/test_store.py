@@ -93,7 +93,11 @@ def test_old_schema_versions_are_upcast_on_load() -> None:
 def test_the_database_refuses_to_change_or_delete_events(statement: str) -> None:
     stream = uuid4()
     store.append(stream, 0, [note(1)])
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement, [stream])
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         StoredEvent.objects.filter(stream_id=stream).delete()

@@ -22,7 +22,10 @@ class Command(BaseCommand):
             raise CommandError("give a password with --password or the USER_PASSWORD environment variable")
         try:
             user = create_user(
-                username=options["username"], role=Role(options["role"]), password=password, email=options["email"]
+                username=options["username"],
+                role=Role(options["role"]),
+                password=password,
+                email=options["email"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

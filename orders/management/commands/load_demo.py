@@ -49,7 +49,13 @@ class Command(BaseCommand):
         lines = []
         for role in Role:
             password = secrets.token_urlsafe(12)
-            create_user(username=role.value, role=role, password=password, email=f"{role.value}@example.com",
-                        first_name=role.value.title(), last_name="Demo")
+            create_user(
+                username=role.value,
+                role=role,
+                password=password,
+                email=f"{role.value}@example.com",
+                first_name=role.value.title(),
+                last_name="Demo",
+            )
             lines.append(f"  {role.value:<12} {password:<20} {role.value}")
         return lines

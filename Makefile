@@ -1,0 +1,80 @@
+# Developer and CI entry points. GNU make; recipes are indented with tabs.
+#   make run    - bootstrap .venv, start embedded PostgreSQL/Redis, migrate, load demo data,
+#                 run web + Celery worker + beat until Ctrl-C
+#   make test   - bootstrap, start embedded services, run pytest (PYTEST_ARGS="-k foo -x")
+# DATABASE_URL / REDIS_URL, when set, point everything at existing servers instead.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Interpreter used only to create .venv: the first of python3.11, python3.12, python3 that exists and
+# really is 3.11/3.12 (a pyenv shim may exist without its version installed). Override with PYTHON=.
+PY_OK := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c '$(PY_OK)' 2>/dev/null && { command -v $$p; break; }; done)
+PYTEST_ARGS ?=
+BANDIT_TARGETS := config orders projections accounts
+
+# One shell line: start (or reuse) the embedded servers for whichever URL is unset and export them.
+# The output is captured first so a failing start aborts instead of eval-ing nothing.
+EMBEDDED_ENV = services_env="$$($(BIN)/python -m config.embedded_services env)"; eval "$$services_env"
+
+.PHONY: help venv .venv services run test lint format stop-services clean
+
+help: ## List the targets
+	@echo "Usage: make <target>"
+	@grep -E '^[a-zA-Z_. -]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+venv .venv: $(STAMP) ## Create .venv and install requirements-dev.txt (only when requirements change)
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11 or 3.12 found (python3.11, python3.12, python3)" >&2; exit 1; }
+	@"$(PYTHON)" -c '$(PY_OK)' \
+		|| { echo "error: $(PYTHON) is not Python 3.11 or 3.12; set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	"$(PYTHON)" -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+services: $(STAMP) ## Start embedded PostgreSQL/Redis (for unset DATABASE_URL/REDIS_URL); print their env
+	@$(BIN)/python -m config.embedded_services env
+
+run: $(STAMP) ## Migrate, load demo data, run web + Celery worker + beat (Ctrl-C stops all)
+	@set -e; $(EMBEDDED_ENV); \
+	export WEB_PORT="$${PORT:-8000}" PYTHONUNBUFFERED=1; \
+	mkdir -p var; \
+	$(BIN)/python manage.py migrate --noinput; \
+	$(BIN)/python manage.py load_demo; \
+	echo ""; \
+	echo "Admin:    http://127.0.0.1:$$WEB_PORT/admin/"; \
+	echo "API:      http://127.0.0.1:$$WEB_PORT/api/"; \
+	echo "API docs: http://127.0.0.1:$$WEB_PORT/api/docs/"; \
+	echo ""; \
+	exec $(BIN)/honcho start -f Procfile
+
+# DJANGO_SETTINGS_MODULE is unset so pytest-django takes config.settings.test from pyproject.toml
+# (an exported local/production value would otherwise win); use PYTEST_ARGS=--ds=... to override.
+test: $(STAMP) ## Run the test suite against real PostgreSQL and Redis (PYTEST_ARGS=...)
+	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; exec $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, ruff format --check, bandit
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -c pyproject.toml -r $(BANDIT_TARGETS)
+
+format: $(STAMP) ## Reformat and apply safe lint fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+stop-services: ## Stop the embedded PostgreSQL/Redis
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m config.embedded_services stop; fi
+
+# WARNING: var/ holds the embedded development database (and Redis data); clean deletes it for good.
+clean: ## Stop services, delete .venv and var/ (the dev database!)
+	-@$(MAKE) --no-print-directory stop-services
+	rm -rf $(VENV) var
