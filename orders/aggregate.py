@@ -280,10 +280,12 @@ class Order:
                 "line quantity too large",
                 details={"quantity": [f"the line would hold more than {MAX_LINE_QUANTITY}"]},
             )
+        # A repeated sku adds to the line at the name and price the line already has.
+        name, unit_price = (
+            (existing.name, existing.unit_price) if existing else (product.name, product.unit_price)
+        )
         return [
-            e.OrderLineAdded(
-                sku=product.sku, name=product.name, unit_price=product.unit_price, quantity=command.quantity
-            )
+            e.OrderLineAdded(sku=product.sku, name=name, unit_price=unit_price, quantity=command.quantity)
         ]
 
     def _decide_ChangeLineQuantity(
@@ -408,7 +410,7 @@ class Order:
         self._require_status("placed", action="expire the order")
         if self.payment_status != "unpaid":
             raise InvalidTransition("only unpaid orders expire")
-        if self.placed_at is None or context.now - self.placed_at < context.payment_timeout:
+        if self.placed_at is None or context.now - self.placed_at <= context.payment_timeout:
             raise InvalidTransition("the payment time has not run out yet")
         return [e.OrderExpired(released_stock=dict(self.reserved_stock))]
 
@@ -506,7 +508,7 @@ def _clean_address(address: Mapping[str, Any]) -> dict[str, str]:
             continue
         cleaned[name] = value
     country = cleaned.get("country")
-    if country is not None and not (len(country) == 2 and country.isalpha()):
+    if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
         errors["country"] = ["must be a two-letter ISO 3166 country code"]
     if errors:
         raise ValidationError("invalid address", details={"address": errors})

@@ -16,7 +16,7 @@ import pytest
 from config.errors import InvalidTransition, NotFound, ValidationError
 from orders import commands as c
 from orders import events as e
-from orders.aggregate import Order, ProductInfo
+from orders.aggregate import CustomerInfo, Order, ProductInfo
 from tests.orders.domain_helpers import (
     ADDRESS,
     ADDRESS_SET,
@@ -25,7 +25,6 @@ from tests.orders.domain_helpers import (
     CANCELLED,
     COMPLETED,
     CREATED,
-    CUSTOMER,
     DRAFT,
     EMPTY_DRAFT,
     EXPIRED,
@@ -33,6 +32,7 @@ from tests.orders.domain_helpers import (
     NOW,
     ORDER_ID,
     PAID,
+    PAID_IN_FULL,
     PARTIALLY_PAID,
     PLACED,
     PLACED_STOCK,
@@ -106,9 +106,7 @@ def test_every_command_but_create_on_an_order_without_events_is_not_found(comman
 
 
 def test_create_order_records_the_customer_number_and_shop_currency() -> None:
-    order = assert_events(
-        [], c.CreateOrder(order_id=ID, customer_id=7), [CREATED._replace()] if False else [CREATED]
-    )
+    order = assert_events([], c.CreateOrder(order_id=ID, customer_id=7), [CREATED])
 
     assert status_of(order) == ("draft", "unpaid", "unfulfilled")
     assert (order.number, order.customer_id, order.customer_name) == ("ORD-000001", 7, "Ada Lovelace")
@@ -124,12 +122,8 @@ def test_create_order_uses_the_currency_of_the_context() -> None:
 
 
 def test_create_order_with_lines_and_address_decides_them_all_at_once() -> None:
-    address = {
-        **ADDRESS,
-        "city": "  London ",
-        "country": "gb",
-        "line2": "",
-    }  # cleaned: stripped, upper, blank dropped
+    # Cleaned before it is recorded: text stripped, country upper-cased, a blank optional field dropped.
+    address = {**ADDRESS, "city": "  London ", "country": "gb", "line2": ""}
     command = c.CreateOrder(order_id=ID, customer_id=7, lines={"BOOK": 2, "MUG": 1}, shipping_address=address)
 
     order = assert_events([], command, [CREATED, BOOKS_ADDED, MUG_ADDED, ADDRESS_SET])
@@ -142,7 +136,7 @@ def test_create_order_with_lines_and_address_decides_them_all_at_once() -> None:
     "customer",
     [
         pytest.param(None, id="no-such-customer"),
-        pytest.param(CUSTOMER.__class__(8, "Bob", "b@x.io"), id="other"),
+        pytest.param(CustomerInfo(id=8, name="Bob", email="bob@example.com"), id="another-customer"),
     ],
 )
 def test_create_order_for_an_unknown_customer_is_rejected(customer: Any) -> None:
@@ -199,8 +193,7 @@ def test_add_line_for_the_same_sku_adds_up_and_keeps_the_original_name_and_price
 
     [added] = decide(history, c.AddLine(order_id=ID, sku="BOOK", quantity=3), context(products=repriced))
 
-    assert isinstance(added, e.OrderLineAdded)
-    assert (added.sku, added.quantity) == ("BOOK", 3)
+    assert added == e.OrderLineAdded(sku="BOOK", name="Book", unit_price=1250, quantity=3)
     line = given(*history, added).lines["BOOK"]
     assert (line.name, line.unit_price, line.quantity) == ("Book", 1250, 5)
 
@@ -527,11 +520,15 @@ def test_record_payment_beyond_the_outstanding_amount_is_rejected(
     )
 
 
-@pytest.mark.parametrize("history", [PARTIALLY_PAID, (*PAID, ALL_SHIPPED)], ids=["partially-paid", "shipped"])
-def test_record_the_same_payment_again_changes_nothing(history: tuple[e.Event, ...]) -> None:
-    amount = 1000 if history is PARTIALLY_PAID else TOTAL
-
-    assert_events(history, c.RecordPayment(order_id=ID, amount=amount, reference="pay-1"), [])
+@pytest.mark.parametrize(
+    ("history", "amount"),
+    [
+        pytest.param(PARTIALLY_PAID, 1000, id="partially-paid"),
+        pytest.param(COMPLETED, TOTAL, id="even-after-completion"),
+    ],
+)
+def test_record_the_same_payment_again_changes_nothing(history: tuple[e.Event, ...], amount: int) -> None:
+    assert_events(history, c.RecordPayment(order_id=ID, amount=amount, reference=" pay-1 "), [])
 
 
 def test_record_a_known_reference_with_another_amount_is_rejected() -> None:
