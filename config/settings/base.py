@@ -103,6 +103,7 @@ COMMAND_MAX_ATTEMPTS: int = env.int("COMMAND_MAX_ATTEMPTS", default=25)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL.replace("unix://", "redis+socket://", 1))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="order-platform")
 # At-least-once: a task is acknowledged after it ran, and re-queued if its worker dies.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -128,3 +129,14 @@ LOGGING = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
+
+# --- Projections -----------------------------------------------------------------------------------
+PROJECTION_BATCH_SIZE: int = env.int("PROJECTION_BATCH_SIZE", default=500)
+# The on-commit Celery message only makes the read side faster; beat alone keeps it correct.
+PROJECTION_NUDGE_ON_COMMIT: bool = env.bool("PROJECTION_NUDGE_ON_COMMIT", default=True)
+PROJECTION_CATCH_UP_INTERVAL: float = env.float("PROJECTION_CATCH_UP_INTERVAL", default=2.0)
+PROJECTION_RECHECK_DELAY: float = env.float("PROJECTION_RECHECK_DELAY", default=0.2)
+CELERY_BEAT_SCHEDULE["catch-up-projections"] = {
+    "task": "projections.tasks.run_projections",
+    "schedule": PROJECTION_CATCH_UP_INTERVAL,
+}

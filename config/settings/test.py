@@ -5,11 +5,16 @@ from __future__ import annotations
 import secrets
 
 from .base import *  # noqa: F403
-from .base import CELERY_BEAT_SCHEDULE
+from .base import env
 
 SECRET_KEY = secrets.token_urlsafe(50)
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # nosec B303  # tests only
 CACHES = {**CACHES, "default": {**CACHES["default"], "KEY_PREFIX": "orders-test"}}  # noqa: F405
-CELERY_BEAT_SCHEDULE = dict(CELERY_BEAT_SCHEDULE)
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# Tests nudge projections explicitly; the end-to-end worker tests switch the on-commit nudge back on.
+PROJECTION_NUDGE_ON_COMMIT = env.bool("PROJECTION_NUDGE_ON_COMMIT", default=False)
+# A Celery worker started by a test reads the test database through this.
+if env.str("TEST_WORKER_DATABASE_NAME", default=""):
+    DATABASES["default"]["NAME"] = env.str("TEST_WORKER_DATABASE_NAME")  # noqa: F405

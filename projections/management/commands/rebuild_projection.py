@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from orders.models import StoredEvent
+from projections.projectors import PROJECTORS
+from projections.rebuild import RebuildFailed, rebuild
+
+
+class Command(BaseCommand):
+    help = "Rebuild read models from the first event, beside the live ones, then swap them in."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(PROJECTORS)}")
+        parser.add_argument("--all", action="store_true", help="rebuild every projection")
+        parser.add_argument("--batch-size", type=int, default=5000)
+
+    def handle(self, *args: object, **options: object) -> None:
+        names = list(PROJECTORS) if options["all"] else options["names"]
+        if not names:
+            raise CommandError("name a projection or give --all")
+        unknown = set(names) - PROJECTORS.keys()
+        if unknown:
+            raise CommandError(
+                f"unknown projection(s): {', '.join(sorted(unknown))}; known: {', '.join(PROJECTORS)}"
+            )
+        total = StoredEvent.objects.count()
+        for name in names:
+            with tqdm(total=total, desc=name, unit="ev", file=self.stderr._out, disable=None) as bar:
+                try:
+                    result = rebuild(name, batch_size=options["batch_size"], on_progress=bar.update)
+                except RebuildFailed as exc:
+                    raise CommandError(str(exc)) from exc
+            speed = f"{result.events_per_second:,.0f} events/s"
+            self.stdout.write(f"{name}: {result.events} events in {result.seconds:.2f}s ({speed})")

@@ -1,0 +1,317 @@
+"""Projectors: one class per read model, a stable ``name``, a handler ``on_<event_type>`` per event.
+
+A projector sees one batch at a time (``project``): it loads the rows the batch touches, applies each
+event in order and writes the rows back in bulk. The runner commits that together with the
+checkpoint, so a projector does not need to guard against seeing an event twice. Event types without
+a handler are skipped without decoding them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from functools import cache
+from typing import Any, ClassVar
+from uuid import UUID
+
+from django.db import models
+from django.utils import timezone
+
+from orders.aggregate import fulfillment_status, payment_status
+from orders.store import RecordedEvent
+from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
+
+
+class ProjectionError(RuntimeError):
+    """The log holds something this projector cannot apply (it stops the projection)."""
+
+
+def handler_name(event_type: str) -> str:
+    """``OrderPlaced`` -> ``on_order_placed``."""
+    return "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
+
+
+class Projector:
+    name: ClassVar[str]
+    tables: ClassVar[tuple[type[models.Model], ...]]
+
+    @classmethod
+    @cache
+    def handles(cls, event_type: str) -> bool:
+        return callable(getattr(cls, handler_name(event_type), None))
+
+    def project(self, events: Sequence[RecordedEvent]) -> None:
+        self.begin(events)
+        for event in events:
+            getattr(self, handler_name(event.event.type))(event)
+        self.flush()
+
+    def begin(self, events: Sequence[RecordedEvent]) -> None:
+        """Load what the batch needs, in as few queries as possible."""
+
+    def flush(self) -> None:
+        """Write what the batch changed."""
+
+
+class OrderSummaryProjector(Projector):
+    name = "order_summary"
+    tables = (OrderSummary,)
+
+    def begin(self, events: Sequence[RecordedEvent]) -> None:
+        self.rows: dict[UUID, OrderSummary] = OrderSummary.objects.in_bulk({e.stream_id for e in events})
+        self.changed: set[UUID] = set()
+
+    def flush(self) -> None:
+        if not self.changed:
+            return
+        OrderSummary.objects.bulk_create(
+            [self.rows[order_id] for order_id in self.changed],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[f.name for f in OrderSummary._meta.concrete_fields if not f.primary_key],
+        )
+
+    def project(self, events: Sequence[RecordedEvent]) -> None:
+        self.begin(events)
+        for event in events:
+            row = self.rows.get(event.stream_id)
+            if row is not None and row.version >= event.version:
+                continue  # already applied (the row is ahead of the checkpoint only after a rebuild swap)
+            getattr(self, handler_name(event.event.type))(event)
+            if event.stream_id in self.rows:
+                self._touch(self.rows[event.stream_id], event)
+        self.flush()
+
+    def _row(self, event: RecordedEvent) -> OrderSummary:
+        try:
+            return self.rows[event.stream_id]
+        except KeyError:
+            raise ProjectionError(f"{event.event.type} for unknown order {event.stream_id}") from None
+
+    def _touch(self, row: OrderSummary, event: RecordedEvent) -> None:
+        row.version = event.version
+        row.last_position = event.position
+        row.updated_at = event.recorded_at
+        row.subtotal = sum(line["line_total"] for line in row.lines)
+        row.total = row.subtotal
+        row.payment_status = payment_status(
+            total=row.total, paid=row.amount_paid, refunded=row.amount_refunded
+        )
+        row.fulfillment_status = fulfillment_status(
+            quantities=[(line["quantity"], line["shipped_quantity"]) for line in row.lines],
+            deliveries=[s["delivered_at"] is not None for s in row.shipments],
+        )
+        self.changed.add(row.id)
+
+    def on_order_created(self, event: RecordedEvent) -> None:
+        created = event.event
+        self.rows[event.stream_id] = OrderSummary(
+            id=event.stream_id,
+            number=created.number,
+            customer_id=created.customer_id,
+            customer_name=created.customer_name,
+            customer_email=created.customer_email,
+            status="draft",
+            currency=created.currency,
+            lines=[],
+            payments=[],
+            shipments=[],
+            notes=[],
+            version=0,
+            last_position=event.position,
+            created_at=event.recorded_at,
+            updated_at=event.recorded_at,
+        )
+
+    def on_order_line_added(self, event: RecordedEvent) -> None:
+        row, added = self._row(event), event.event
+        line = _find_line(row, added.sku)
+        if line is None:
+            row.lines.append(
+                {
+                    "sku": added.sku,
+                    "name": added.name,
+                    "unit_price": added.unit_price,
+                    "quantity": 0,
+                    "line_total": 0,
+                    "shipped_quantity": 0,
+                }
+            )
+            line = row.lines[-1]
+        line["quantity"] += added.quantity
+        line["line_total"] = line["unit_price"] * line["quantity"]
+
+    def on_order_line_quantity_changed(self, event: RecordedEvent) -> None:
+        line = _find_line(self._row(event), event.event.sku)
+        if line is not None:
+            line["quantity"] = event.event.quantity
+            line["line_total"] = line["unit_price"] * line["quantity"]
+
+    def on_order_line_removed(self, event: RecordedEvent) -> None:
+        row = self._row(event)
+        row.lines = [line for line in row.lines if line["sku"] != event.event.sku]
+
+    def on_shipping_address_set(self, event: RecordedEvent) -> None:
+        self._row(event).shipping_address = dict(event.event.address)
+
+    def on_order_placed(self, event: RecordedEvent) -> None:
+        row = self._row(event)
+        row.status = "placed"
+        row.placed_at = event.recorded_at
+
+    def on_payment_recorded(self, event: RecordedEvent) -> None:
+        row = self._row(event)
+        row.amount_paid += event.event.amount
+        row.payments.append(
+            {
+                "kind": "payment",
+                "amount": event.event.amount,
+                "reference": event.event.reference,
+                "at": event.recorded_at.isoformat(),
+            }
+        )
+
+    def on_refund_issued(self, event: RecordedEvent) -> None:
+        row = self._row(event)
+        row.amount_refunded += event.event.amount
+        row.payments.append(
+            {
+                "kind": "refund",
+                "amount": event.event.amount,
+                "reason": event.event.reason,
+                "at": event.recorded_at.isoformat(),
+            }
+        )
+
+    def on_shipment_dispatched(self, event: RecordedEvent) -> None:
+        row, dispatched = self._row(event), event.event
+        row.shipments.append(
+            {
+                "id": dispatched.shipment_id,
+                "lines": dict(dispatched.lines),
+                "carrier": dispatched.carrier,
+                "tracking_number": dispatched.tracking_number,
+                "dispatched_at": event.recorded_at.isoformat(),
+                "delivered_at": None,
+            }
+        )
+        for sku, quantity in dispatched.lines.items():
+            line = _find_line(row, sku)
+            if line is not None:
+                line["shipped_quantity"] += quantity
+
+    def on_shipment_delivered(self, event: RecordedEvent) -> None:
+        for shipment in self._row(event).shipments:
+            if shipment["id"] == event.event.shipment_id:
+                shipment["delivered_at"] = event.recorded_at.isoformat()
+
+    def on_order_completed(self, event: RecordedEvent) -> None:
+        self._row(event).status = "completed"
+
+    def on_order_cancelled(self, event: RecordedEvent) -> None:
+        self._row(event).status = "cancelled"
+
+    def on_order_expired(self, event: RecordedEvent) -> None:
+        self._row(event).status = "expired"
+
+    def on_order_note_added(self, event: RecordedEvent) -> None:
+        self._row(event).notes.append(
+            {
+                "id": event.event.note_id,
+                "text": event.event.text,
+                "author": event.metadata.get("actor"),
+                "created_at": event.recorded_at.isoformat(),
+            }
+        )
+
+
+class DailySalesProjector(Projector):
+    """Gross is the value of the orders placed that day; refunds are counted on the day they are issued."""
+
+    name = "daily_sales"
+    tables = (DailySales,)
+
+    def begin(self, events: Sequence[RecordedEvent]) -> None:
+        self.deltas: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+
+    def on_order_placed(self, event: RecordedEvent) -> None:
+        delta = self.deltas[timezone.localdate(event.recorded_at)]
+        delta[0] += 1
+        delta[1] += event.event.total
+
+    def on_refund_issued(self, event: RecordedEvent) -> None:
+        self.deltas[timezone.localdate(event.recorded_at)][2] += event.event.amount
+
+    def flush(self) -> None:
+        rows = DailySales.objects.in_bulk(self.deltas.keys())
+        for day, (placed, gross, refunds) in self.deltas.items():
+            row = rows.setdefault(day, DailySales(day=day))
+            row.orders_placed += placed
+            row.gross += gross
+            row.refunds += refunds
+            row.net = row.gross - row.refunds
+        _upsert(DailySales, rows.values(), key="day")
+
+
+class CustomerStatsProjector(Projector):
+    name = "customer_stats"
+    tables = (CustomerStats, CustomerOrder)
+
+    def begin(self, events: Sequence[RecordedEvent]) -> None:
+        known = CustomerOrder.objects.filter(order_id__in={e.stream_id for e in events})
+        self.customer_of: dict[UUID, int] = dict(known.values_list("order_id", "customer_id"))
+        self.new_orders: list[CustomerOrder] = []
+        self.stats: dict[int, CustomerStats] = {}
+
+    def _stats(self, event: RecordedEvent) -> CustomerStats:
+        try:
+            customer_id = self.customer_of[event.stream_id]
+        except KeyError:
+            raise ProjectionError(f"{event.event.type} for unknown order {event.stream_id}") from None
+        if customer_id not in self.stats:
+            self.stats[customer_id] = CustomerStats.objects.filter(
+                customer_id=customer_id
+            ).first() or CustomerStats(customer_id=customer_id)
+        return self.stats[customer_id]
+
+    def on_order_created(self, event: RecordedEvent) -> None:
+        self.customer_of[event.stream_id] = event.event.customer_id
+        self.new_orders.append(CustomerOrder(order_id=event.stream_id, customer_id=event.event.customer_id))
+
+    def on_order_placed(self, event: RecordedEvent) -> None:
+        stats = self._stats(event)
+        stats.orders_placed += 1
+        stats.last_order_at = event.recorded_at
+
+    def on_payment_recorded(self, event: RecordedEvent) -> None:
+        self._stats(event).lifetime_value += event.event.amount
+
+    def on_refund_issued(self, event: RecordedEvent) -> None:
+        self._stats(event).lifetime_value -= event.event.amount
+
+    def flush(self) -> None:
+        CustomerOrder.objects.bulk_create(self.new_orders, ignore_conflicts=True)
+        _upsert(CustomerStats, self.stats.values(), key="customer_id")
+
+
+def _find_line(row: OrderSummary, sku: str) -> dict[str, Any] | None:
+    return next((line for line in row.lines if line["sku"] == sku), None)
+
+
+def _upsert(model: type[models.Model], rows: Iterable[models.Model], *, key: str) -> None:
+    rows = list(rows)
+    if rows:
+        model.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=[key],
+            update_fields=[f.name for f in model._meta.concrete_fields if f.name != key],
+        )
+
+
+PROJECTORS: dict[str, type[Projector]] = {
+    projector.name: projector
+    for projector in (OrderSummaryProjector, DailySalesProjector, CustomerStatsProjector)
+}

@@ -1,0 +1,116 @@
+"""What the API, the admin and readiness checks ask of the read side: status, lag, read-your-writes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from orders.store import RecordedEvent
+from projections.models import ProjectionCheckpoint
+from projections.projectors import PROJECTORS
+
+LAG_COUNT_LIMIT = 1_000_000  # counting further would cost more than the number is worth
+
+_LAG_SQL = """
+SELECT (SELECT count(*)
+        FROM (SELECT 1 FROM event_log
+              WHERE (transaction_id, position) > (%(x)s::text::xid8, %(p)s) LIMIT %(limit)s) AS pending),
+       (SELECT recorded_at FROM event_log WHERE (transaction_id, position) > (%(x)s::text::xid8, %(p)s)
+        ORDER BY transaction_id, position LIMIT 1)
+"""
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    state: str
+    position: int
+    events_applied: int
+    lag_events: int
+    lag_seconds: float
+    last_error: str
+    failed_position: int | None
+    rebuild_position: int | None
+    updated_at: datetime | None
+
+
+def projection_status(names: Iterable[str] | None = None) -> list[ProjectionStatus]:
+    names = list(names or PROJECTORS)
+    checkpoints = ProjectionCheckpoint.objects.in_bulk(names)
+    now = timezone.now()
+    result = []
+    for name in names:
+        checkpoint = checkpoints.get(name) or ProjectionCheckpoint(name=name)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _LAG_SQL,
+                {"x": str(checkpoint.transaction_id), "p": checkpoint.position, "limit": LAG_COUNT_LIMIT},
+            )
+            pending, oldest = cursor.fetchone()
+        result.append(
+            ProjectionStatus(
+                name=name,
+                state=checkpoint.state,
+                position=checkpoint.position,
+                events_applied=checkpoint.events_applied,
+                lag_events=pending,
+                lag_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+                last_error=checkpoint.last_error,
+                failed_position=checkpoint.failed_position,
+                rebuild_position=checkpoint.rebuild_position,
+                updated_at=checkpoint.updated_at,
+            )
+        )
+    return result
+
+
+# --- read-your-writes -------------------------------------------------------------------------------
+
+
+def consistency_token(events: list[RecordedEvent]) -> str | None:
+    """A token for the last event a command wrote: ``<transaction id>.<position>``."""
+    if not events:
+        return None
+    last = max(events, key=lambda e: (e.transaction_id, e.position))
+    return f"{last.transaction_id}.{last.position}"
+
+
+class InvalidToken(ValueError):
+    pass
+
+
+def parse_token(token: str) -> tuple[int, int]:
+    try:
+        xid, position = (int(part) for part in token.split("."))
+    except ValueError:
+        raise InvalidToken("a consistency token looks like 1234.5678") from None
+    if xid < 0 or position < 0:
+        raise InvalidToken("a consistency token looks like 1234.5678")
+    return xid, position
+
+
+def has_reached(token: str, names: Iterable[str] | None = None) -> bool:
+    target = parse_token(token)
+    names = list(names or PROJECTORS)
+    reached = ProjectionCheckpoint.objects.filter(name__in=names).values_list("transaction_id", "position")
+    positions = list(reached)
+    return len(positions) == len(names) and all(position >= target for position in positions)
+
+
+def wait_until_projected(
+    token: str, *, names: Iterable[str] | None = None, timeout: float = 2.0, interval: float = 0.02
+) -> bool:
+    """Wait (at most ``timeout`` seconds) until the projections applied the token's event."""
+    names = list(names or PROJECTORS)
+    deadline = time.monotonic() + timeout
+    while True:
+        if has_reached(token, names):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

@@ -1,0 +1,27 @@
+"""Thin Celery tasks around the runner. A message is only a nudge: beat catches up regardless."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from projections import runner
+from projections.projectors import PROJECTORS
+
+
+@shared_task(ignore_result=True)
+def run_projections() -> dict[str, str]:
+    """Catch every projection up. If committed events are not yet safe to read (an older transaction
+    is still open), look again shortly rather than waiting for the next beat."""
+    outcomes = {}
+    for name, projector in PROJECTORS.items():
+        outcome, _ = runner.catch_up(projector, batch_size=settings.PROJECTION_BATCH_SIZE)
+        outcomes[name] = outcome.value
+        if outcome is runner.Outcome.IDLE and runner.has_pending(name):
+            nudge(countdown=settings.PROJECTION_RECHECK_DELAY)
+            break
+    return outcomes
+
+
+def nudge(countdown: float | None = None) -> None:
+    run_projections.apply_async(countdown=countdown)
