@@ -8,3 +8,6 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         # Load the Celery app so shared tasks bind to it in web processes too.
         import config.celery  # noqa: F401
+        from orders.signals import count_committed_events, events_committed
+
+        events_committed.connect(count_committed_events, dispatch_uid="orders.count_events")

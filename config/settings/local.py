@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 
+from config.logs import logging_config
+
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import LOG_LEVEL, VAR_DIR, env
 
 
 def _local_secret(name: str) -> str:
@@ -20,3 +22,7 @@ def _local_secret(name: str) -> str:
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret("django_secret_key")
+
+# People read the development console: plain lines unless LOG_FORMAT=json is asked for.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)

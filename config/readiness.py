@@ -1,0 +1,103 @@
+"""The checks behind ``/readyz``, each named in ``settings.READINESS_CHECKS``.
+
+A check is ``check(*, budget: float) -> dict`` whose dict has ``status`` "ok", "fail" or "skipped"
+plus details that are safe to show anyone: no URLs, hostnames, credentials, error texts or personal
+data. Raising counts as "fail". ``budget`` is the seconds the check may take; ``config.health`` stops
+waiting after it anyway, so a check should also bound its own I/O to let its thread finish.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+CheckResult = dict[str, Any]
+
+
+def check_database(*, budget: float) -> CheckResult:
+    with transaction.atomic():
+        _statement_timeout(budget)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return {"status": "ok"}
+
+
+def check_redis(*, budget: float) -> CheckResult:
+    # One attempt, no retries: the probe itself asks again in a few seconds.
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=budget, socket_timeout=budget, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"status": "ok"}
+
+
+def check_worker(*, budget: float) -> CheckResult:
+    """Some Celery worker answers and consumes this application's task queue.
+
+    Asks for the workers' queues rather than a bare ping: every worker on the same Redis answers a
+    ping, including those of other applications or queues, which would never run our tasks. The raw
+    broadcast keeps one reply per worker even if two share a node name (``inspect()`` merges them).
+    """
+    if not settings.READINESS_REQUIRE_WORKER:
+        return {"status": "skipped", "reason": "not required on this node"}
+    from config.celery import app
+
+    queue = app.conf.task_default_queue
+    timeout = min(settings.READINESS_WORKER_TIMEOUT, budget)
+    replies = app.control.broadcast("active_queues", reply=True, timeout=timeout) or []
+    answers = [queues for reply in replies for queues in reply.values()]
+    serving = sum(1 for queues in answers if any(q.get("name") == queue for q in queues or ()))
+    if not serving:
+        return {
+            "status": "fail",
+            "reason": "no worker consumes the task queue",
+            "workers_answering": len(answers),
+        }
+    return {"status": "ok", "workers": serving}
+
+
+def check_projections(*, budget: float) -> CheckResult:
+    """Every projection is not failed and at most ``READINESS_MAX_PROJECTION_LAG`` seconds behind."""
+    from projections.models import ProjectionCheckpoint
+    from projections.status import projection_status
+
+    max_lag = settings.READINESS_MAX_PROJECTION_LAG
+    with transaction.atomic():
+        _statement_timeout(budget)
+        statuses = projection_status()
+    problems = [f"{s.name} is failed" for s in statuses if s.state == ProjectionCheckpoint.State.FAILED]
+    problems += [f"{s.name} lags {s.lag_seconds:.0f}s" for s in statuses if s.lag_seconds > max_lag]
+    result: CheckResult = {
+        "status": "fail" if problems else "ok",
+        "max_lag_seconds": max_lag,
+        # last_error is left out on purpose: it may quote event data (names, addresses).
+        "projections": {
+            s.name: {"state": s.state, "lag_events": s.lag_events, "lag_seconds": round(s.lag_seconds, 3)}
+            for s in statuses
+        },
+    }
+    if problems:
+        result["problems"] = problems
+    return result
+
+
+def check_backups(*, budget: float) -> CheckResult:
+    """Placeholder until backups are recorded; replace its entry in READINESS_CHECKS with a real check."""
+    return {"status": "skipped", "reason": "no backups configured"}
+
+
+def _statement_timeout(budget: float) -> None:
+    """Bound the queries of the current transaction, so a stuck database frees the check's thread."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true)", [f"{max(int(budget * 1000), 1)}ms"]
+        )
