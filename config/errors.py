@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 class ApplicationError(Exception):
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+    retry_after: ClassVar[int | None] = None  # seconds, for a Retry-After header
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -46,3 +47,19 @@ class ConcurrencyConflict(ApplicationError):
 class InsufficientStock(ApplicationError):
     code = "insufficient_stock"
     status = 409
+
+
+class IdempotencyKeyInUse(ApplicationError):
+    code = "idempotency_key_in_use"
+    status = 409
+
+
+class IdempotencyKeyReused(ApplicationError):
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class ProjectionLagging(ApplicationError):
+    code = "projection_lagging"
+    status = 503
+    retry_after = 1

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -24,7 +25,8 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.roles import Role, actor_id
-from config.errors import ConcurrencyConflict, NotFound, PermissionDenied, ValidationError
+from config.errors import ApplicationError, ConcurrencyConflict, NotFound, PermissionDenied, ValidationError
+from config.metrics import COMMANDS
 from orders import commands as c
 from orders import inventory, store
 from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
@@ -48,7 +50,8 @@ class Handler:
 @dataclass(frozen=True)
 class DispatchResult:
     order: Order
-    events: list[store.RecordedEvent]
+    events: list[store.RecordedEvent]  # what this command appended
+    history: list[store.RecordedEvent]  # the whole stream, these events included
     command_id: UUID
 
     @property
@@ -76,39 +79,56 @@ def dispatch(
     causation_id: UUID | None = None,
     on_success: Callable[[DispatchResult], None] | None = None,
 ) -> DispatchResult:
-    handler = HANDLERS.get(type(command))
-    if handler is None:
-        raise UnknownCommand(f"no handler is registered for {type(command).__name__}")
-    command_id = uuid4()
-    metadata = {
-        "actor": actor_id(actor),
-        "command": command.name,
-        "command_id": str(command_id),
-        "correlation_id": str(correlation_id or command_id),
-        "causation_id": str(causation_id or command_id),
-    }
-    attempts = settings.COMMAND_MAX_ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction.atomic():
-                result = _dispatch_once(
-                    command, handler, actor=actor, metadata=metadata, command_id=command_id
-                )
-                if on_success is not None:
-                    on_success(result)
-                if result.events:
-                    transaction.on_commit(partial(events_committed.send, sender=Order, events=result.events))
-            return result
-        except (ConcurrencyConflict, OperationalError) as exc:
-            if isinstance(exc, OperationalError) and not _is_deadlock(exc):
-                raise
-            if attempt == attempts:
-                raise ConcurrencyConflict(
-                    "the order kept changing; try again", details={"attempts": attempts}
-                ) from exc
-            # Jittered exponential back-off spreads the re-tries of writers that collided.
-            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311  # nosec B311  # jitter, not security
-    raise AssertionError("unreachable")  # pragma: no cover
+    with _outcome_counted(command):
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            raise UnknownCommand(f"no handler is registered for {type(command).__name__}")
+        command_id = uuid4()
+        metadata = {
+            "actor": actor_id(actor),
+            "command": command.name,
+            "command_id": str(command_id),
+            "correlation_id": str(correlation_id or command_id),
+            "causation_id": str(causation_id or command_id),
+        }
+        attempts = settings.COMMAND_MAX_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                with transaction.atomic():
+                    result = _dispatch_once(
+                        command, handler, actor=actor, metadata=metadata, command_id=command_id
+                    )
+                    if on_success is not None:
+                        on_success(result)
+                    if result.events:
+                        transaction.on_commit(
+                            partial(events_committed.send, sender=Order, events=result.events)
+                        )
+                return result
+            except (ConcurrencyConflict, OperationalError) as exc:
+                if isinstance(exc, OperationalError) and not _is_deadlock(exc):
+                    raise
+                if attempt == attempts:
+                    raise ConcurrencyConflict(
+                        "the order kept changing; try again", details={"attempts": attempts}
+                    ) from exc
+                # Jittered exponential back-off spreads the re-tries of writers that collided.
+                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311  # nosec B311  # jitter, not security
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _outcome_counted(command: c.Command) -> Iterator[None]:
+    """Count the command by its final outcome: "ok", the ApplicationError's code, or "error"."""
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    except ApplicationError as exc:
+        outcome = exc.code
+        raise
+    finally:
+        COMMANDS.labels(command=command.name, outcome=outcome).inc()
 
 
 def _dispatch_once(
@@ -123,7 +143,7 @@ def _dispatch_once(
     recorded = store.append(command.order_id, order.version, new_events, metadata=metadata)
     for r in recorded:
         order.apply(r.event, version=r.version, at=r.recorded_at)
-    return DispatchResult(order=order, events=recorded, command_id=command_id)
+    return DispatchResult(order=order, events=recorded, history=history + recorded, command_id=command_id)
 
 
 def _authorize(command: c.Command, handler: Handler, *, actor: Actor, order: Order) -> None:

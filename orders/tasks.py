@@ -37,3 +37,11 @@ def expire_unpaid_orders(limit: int = 500) -> int:
         except ApplicationError as exc:
             logger.info("order %s not expired: %s", order_id, exc.message)
     return expired
+
+
+@shared_task(ignore_result=True)
+def expire_idempotency_keys() -> int:
+    """Forget Idempotency-Keys older than IDEMPOTENCY_KEY_TTL (24 h)."""
+    from orders.api.idempotency import expire_records
+
+    return expire_records()

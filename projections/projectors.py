@@ -75,6 +75,16 @@ class OrderSummaryProjector(Projector):
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
         self.begin(events)
+        self._apply(events)
+        self.flush()
+
+    def fold(self, events: Sequence[RecordedEvent]) -> OrderSummary | None:
+        """One order's summary from its events, in memory: past states and command responses."""
+        self.rows, self.changed = {}, set()
+        self._apply([event for event in events if self.handles(event.event.type)])
+        return next(iter(self.rows.values()), None)
+
+    def _apply(self, events: Sequence[RecordedEvent]) -> None:
         for event in events:
             row = self.rows.get(event.stream_id)
             if row is not None and row.version >= event.version:
@@ -82,7 +92,6 @@ class OrderSummaryProjector(Projector):
             getattr(self, handler_name(event.event.type))(event)
             if event.stream_id in self.rows:
                 self._touch(self.rows[event.stream_id], event)
-        self.flush()
 
     def _row(self, event: RecordedEvent) -> OrderSummary:
         try:

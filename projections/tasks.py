@@ -25,3 +25,12 @@ def run_projections() -> dict[str, str]:
 
 def nudge(countdown: float | None = None) -> None:
     run_projections.apply_async(countdown=countdown)
+
+
+@shared_task(ignore_result=True, acks_late=False)
+def rebuild_projection(name: str) -> dict[str, float]:
+    """Rebuild one projection. Acknowledged on receipt: a rebuild is never re-run by redelivery."""
+    from projections.rebuild import rebuild
+
+    result = rebuild(name)
+    return {"events": result.events, "seconds": result.seconds}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,6 +26,12 @@ ADDRESS = {
     "postal_code": "N1 9GU",
     "country": "GB",
 }
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings: Any) -> None:
+    """Full token buckets for every test: API tests share 127.0.0.1 and would drain each other's."""
+    settings.THROTTLE_KEY_PREFIX = f"throttle-test-{uuid4().hex}:"
 
 
 @pytest.fixture
@@ -109,3 +116,21 @@ def run_in_threads(target: Callable[[int], Any], count: int, *, timeout: float =
         thread.join(timeout)
         assert not thread.is_alive(), "a worker thread hung"
     return results
+
+
+def project_everything(timeout: float = 15.0) -> None:
+    """Run the projections until no event is left behind.
+
+    Events become readable once every older transaction has ended — in the whole PostgreSQL cluster, so
+    another test run on the same server can hold them back for a moment; hence the loop.
+    """
+    from projections import runner
+    from projections.projectors import PROJECTORS
+
+    deadline = time.monotonic() + timeout
+    while True:
+        runner.catch_up_all()
+        if not any(runner.has_pending(name) for name in PROJECTORS):
+            return
+        assert time.monotonic() < deadline, "projections did not catch up"
+        time.sleep(0.05)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -23,6 +25,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rules.apps.AutodiscoverRulesConfig",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "orders",
     "projections",
@@ -30,15 +37,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestIdMiddleware",  # first, so every later log line carries the request id
+    "config.middleware.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.RateLimitHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
+# No redirect to the slashed URL: a redirected POST would lose its body (and DEBUG makes it a 500).
+APPEND_SLASH = False
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -120,13 +132,27 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+# --- Operations: logs, /healthz, /readyz, /metrics ---------------------------------------------------
+# One JSON object per log line (LOG_FORMAT=plain for people); local.py defaults to plain.
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+
+# /readyz: name -> check (config.readiness); a later check (backup age) is one more entry here.
+READINESS_CHECKS: dict[str, str] = {
+    "database": "config.readiness.check_database",
+    "redis": "config.readiness.check_redis",
+    "worker": "config.readiness.check_worker",
+    "projections": "config.readiness.check_projections",
+    "backups": "config.readiness.check_backups",
 }
+READINESS_CHECK_TIMEOUT: float = env.float("READINESS_CHECK_TIMEOUT", default=2.0)
+READINESS_WORKER_TIMEOUT: float = env.float("READINESS_WORKER_TIMEOUT", default=1.0)
+# Web-only nodes whose workers run elsewhere may turn the worker check off.
+READINESS_REQUIRE_WORKER: bool = env.bool("READINESS_REQUIRE_WORKER", default=True)
+READINESS_MAX_PROJECTION_LAG: float = env.float("READINESS_MAX_PROJECTION_LAG", default=60.0)
+# Bearer token for scrapes of /metrics from other hosts; unset, only loopback is served.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 AUTH_USER_MODEL = "accounts.User"
 
@@ -139,4 +165,69 @@ PROJECTION_RECHECK_DELAY: float = env.float("PROJECTION_RECHECK_DELAY", default=
 CELERY_BEAT_SCHEDULE["catch-up-projections"] = {
     "task": "projections.tasks.run_projections",
     "schedule": PROJECTION_CATCH_UP_INTERVAL,
+}
+
+# --- REST API ----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.exception_handler.handle_exception",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttling.ReadThrottle",
+        "accounts.throttling.WriteThrottle",
+        "accounts.throttling.AnonymousThrottle",
+    ],
+}
+# Token buckets in Redis (accounts.throttling): scope -> (burst, refill in tokens per second).
+THROTTLE_POLICIES: dict[str, tuple[int, float]] = {
+    "read": (env.int("THROTTLE_READ_BURST", default=200), env.float("THROTTLE_READ_RATE", default=50.0)),
+    "write": (env.int("THROTTLE_WRITE_BURST", default=60), env.float("THROTTLE_WRITE_RATE", default=20.0)),
+    "anon": (env.int("THROTTLE_ANON_BURST", default=30), env.float("THROTTLE_ANON_RATE", default=0.5)),
+    "token": (env.int("THROTTLE_TOKEN_BURST", default=10), env.float("THROTTLE_TOKEN_RATE", default=10 / 60)),
+}
+# Off only for benchmarks. With Redis down, requests pass (logged, counted) unless fail-open is off.
+THROTTLE_ENABLED: bool = env.bool("THROTTLE_ENABLED", default=True)
+THROTTLE_FAIL_OPEN: bool = env.bool("THROTTLE_FAIL_OPEN", default=True)
+THROTTLE_REDIS_URL: str = env.str("THROTTLE_REDIS_URL", default=REDIS_URL)
+# Short, so a hung Redis costs a request a quarter second rather than the request's whole budget.
+THROTTLE_REDIS_TIMEOUT: float = env.float("THROTTLE_REDIS_TIMEOUT", default=0.25)
+THROTTLE_REDIS_MAX_CONNECTIONS: int = env.int("THROTTLE_REDIS_MAX_CONNECTIONS", default=50)
+THROTTLE_KEY_PREFIX: str = env.str("THROTTLE_KEY_PREFIX", default="throttle:")
+# Bodies over 1 MB are refused with 413 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Order platform API",
+    "DESCRIPTION": "Commands and read models of the event-sourced order platform.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs UI's assets are served from this installation, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_responses",
+    ],
+}
+
+# How long a completed request's Idempotency-Key is remembered.
+IDEMPOTENCY_KEY_TTL = timedelta(seconds=env.float("IDEMPOTENCY_KEY_TTL", default=24 * 3600))
+# How long a read carrying X-Consistency-Token waits for the projections.
+CONSISTENCY_WAIT_SECONDS: float = env.float("CONSISTENCY_WAIT_SECONDS", default=2.0)
+CELERY_BEAT_SCHEDULE["expire-idempotency-keys"] = {
+    "task": "orders.tasks.expire_idempotency_keys",
+    "schedule": 3600.0,
 }

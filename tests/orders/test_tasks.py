@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_unpaid_orders_past_the_timeout_expire_and_release_stock(
-        settings: Any, manager: Any, make_product: Callable[..., Product],
-        placed_order: Callable[..., Any]) -> None:
+    settings: Any, manager: Any, make_product: Callable[..., Product], placed_order: Callable[..., Any]
+) -> None:
     product = make_product("A", stock=10)
     unpaid, paid = placed_order({"A": 2}), placed_order({"A": 3})
     dispatch(c.RecordPayment(order_id=paid, amount=1, reference="P"), actor=manager)
@@ -38,8 +38,9 @@ def test_unpaid_orders_past_the_timeout_expire_and_release_stock(
     assert product.stock_on_hand == 10 - 3
 
 
-def test_a_stale_candidate_is_refused_by_the_aggregate(settings: Any, manager: Any,
-                                                       placed_order: Callable[..., Any]) -> None:
+def test_a_stale_candidate_is_refused_by_the_aggregate(
+    settings: Any, manager: Any, placed_order: Callable[..., Any]
+) -> None:
     order_id = placed_order()
     runner.catch_up_all()
     dispatch(c.RecordPayment(order_id=order_id, amount=1, reference="P"), actor=manager)  # read side lags

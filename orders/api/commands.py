@@ -1,0 +1,167 @@
+"""Command endpoints: parse the body, build the command, dispatch it through the bus, respond."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import STAFF_ROLES, roles_of
+from orders import commands as c
+from orders.api import serializers as s
+from orders.api.responses import CONSISTENCY_HEADER, run_command
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Up to 255 characters, per user, kept 24 h: the same key and request replays the response.",
+)
+
+
+class CommandView(APIView):
+    """One command per view: ``input`` validates the body, ``command`` builds the command from it."""
+
+    input: type[serializers.Serializer] = s.EmptySerializer
+    status_code = 200
+
+    def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
+        raise NotImplementedError
+
+    def input_for(self, request: Request) -> type[serializers.Serializer]:
+        return self.input
+
+    def execute(self, request: Request, **kwargs: Any) -> Response:
+        serializer = self.input_for(request)(data=request.data if request.data is not None else {})
+        serializer.is_valid(raise_exception=True)
+        command = self.command(request, serializer.validated_data, **kwargs)
+        return run_command(request, command, status=self.status_code)
+
+
+def command_endpoint(input_serializer: type[serializers.Serializer], *, status: int = 200) -> Any:
+    """Declare a command view's body and document it (the response is always the order)."""
+
+    def declare(view: type[CommandView]) -> type[CommandView]:
+        view.input, view.status_code = input_serializer, status
+        return extend_schema(
+            request=input_serializer,
+            responses={status: s.OrderSerializer},
+            parameters=[IDEMPOTENCY_PARAMETER],
+            description=f"Answers the order as the write side now sees it, with header {CONSISTENCY_HEADER}.",
+        )(view)
+
+    return declare
+
+
+class OrderCommandView(CommandView):
+    """``POST /orders/{id}/<action>/``."""
+
+    def post(self, request: Request, order_id: UUID, **kwargs: Any) -> Response:
+        return self.execute(request, order_id=order_id, **kwargs)
+
+
+@command_endpoint(s.CreateOrderSerializer, status=201)
+class CreateOrderView(CommandView):
+    def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
+        customer = data.get("customer")
+        if customer is None:
+            if roles_of(request.user) & STAFF_ROLES:
+                raise serializers.ValidationError({"customer": ["staff create orders for a given customer"]})
+            customer = request.user.pk
+        return c.CreateOrder(
+            order_id=uuid4(),
+            customer_id=customer,
+            lines=s.lines_to_quantities(data.get("lines", [])),
+            shipping_address=data.get("shipping_address"),
+        )
+
+    def post(self, request: Request) -> Response:
+        return self.execute(request)
+
+
+@command_endpoint(s.AddLineSerializer)
+class AddLineView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.AddLine(order_id=order_id, sku=data["sku"], quantity=data["quantity"])
+
+
+@command_endpoint(s.ChangeLineSerializer)
+class LineView(CommandView):
+    """PATCH changes a line's quantity, DELETE removes the line."""
+
+    def input_for(self, request: Request) -> type[serializers.Serializer]:
+        return s.EmptySerializer if request.method == "DELETE" else s.ChangeLineSerializer
+
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID, sku: str) -> c.Command:
+        if request.method == "DELETE":
+            return c.RemoveLine(order_id=order_id, sku=sku)
+        return c.ChangeLineQuantity(order_id=order_id, sku=sku, quantity=data["quantity"])
+
+    def patch(self, request: Request, order_id: UUID, sku: str) -> Response:
+        return self.execute(request, order_id=order_id, sku=sku)
+
+    @extend_schema(request=None)
+    def delete(self, request: Request, order_id: UUID, sku: str) -> Response:
+        return self.execute(request, order_id=order_id, sku=sku)
+
+
+@command_endpoint(s.AddressSerializer)
+class ShippingAddressView(CommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.SetShippingAddress(order_id=order_id, address=dict(data))
+
+    def put(self, request: Request, order_id: UUID) -> Response:
+        return self.execute(request, order_id=order_id)
+
+
+@command_endpoint(s.EmptySerializer)
+class PlaceOrderView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.PlaceOrder(order_id=order_id)
+
+
+@command_endpoint(s.CancelSerializer)
+class CancelOrderView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.CancelOrder(order_id=order_id, reason=data["reason"])
+
+
+@command_endpoint(s.PaymentSerializer)
+class RecordPaymentView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.RecordPayment(order_id=order_id, amount=data["amount"], reference=data["reference"])
+
+
+@command_endpoint(s.ShipmentSerializer)
+class ShipItemsView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.ShipItems(
+            order_id=order_id,
+            lines=s.lines_to_quantities(data["lines"]),
+            carrier=data["carrier"],
+            tracking_number=data["tracking_number"],
+        )
+
+
+@command_endpoint(s.EmptySerializer)
+class MarkDeliveredView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID, shipment_id: int) -> c.Command:
+        return c.MarkDelivered(order_id=order_id, shipment_id=shipment_id)
+
+
+@command_endpoint(s.RefundSerializer)
+class IssueRefundView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.IssueRefund(order_id=order_id, amount=data["amount"], reason=data["reason"])
+
+
+@command_endpoint(s.NoteSerializer)
+class AddNoteView(OrderCommandView):
+    def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
+        return c.AddNote(order_id=order_id, text=data["text"])

@@ -1,0 +1,57 @@
+"""Serializer fields of the API: money as strings with two decimals, strict objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+CENTS = Decimal("0.01")
+
+
+def format_money(minor_units: int) -> str:
+    """``1999`` -> ``"19.99"``: exact, from integer minor units."""
+    return str((Decimal(minor_units) * CENTS).quantize(CENTS))
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MoneyField(serializers.DecimalField):
+    """Money in the API: ``"19.99"`` out; in, a positive amount with at most two decimals, as minor units."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", CENTS)
+        super().__init__(max_digits=12, decimal_places=2, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return int(super().to_internal_value(data) * 100)
+
+    def to_representation(self, value: int) -> str:  # type: ignore[override]
+        return format_money(value)
+
+
+class TimestampField(serializers.DateTimeField):
+    """A time stored as ISO 8601 text inside a read-model JSON column, shown like every other time."""
+
+    def to_representation(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return super().to_representation(value)
+
+
+class StrictSerializer(serializers.Serializer):
+    """A JSON object; fields not listed here are rejected."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["expected a JSON object"]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+        return super().to_internal_value(data)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django_filters import rest_framework as filters
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+
+from projections.models import OrderSummary
+
+STATUSES = ["draft", "placed", "completed", "cancelled", "expired"]
+PAYMENT_STATUSES = ["unpaid", "partially_paid", "paid", "partially_refunded", "refunded"]
+FULFILLMENT_STATUSES = ["unfulfilled", "partially_shipped", "shipped", "delivered"]
+
+
+def _choices(values: list[str]) -> list[tuple[str, str]]:
+    return [(value, value) for value in values]
+
+
+class OrderFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=_choices(STATUSES))
+    payment_status = filters.ChoiceFilter(choices=_choices(PAYMENT_STATUSES))
+    fulfillment_status = filters.ChoiceFilter(choices=_choices(FULFILLMENT_STATUSES))
+    customer = filters.NumberFilter(field_name="customer_id", min_value=1)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    search = filters.CharFilter(method="search_orders", max_length=100, help_text="order number or customer")
+
+    class Meta:
+        model = OrderSummary
+        fields: list[str] = []
+
+    def search_orders(
+        self, queryset: QuerySet[OrderSummary], name: str, value: str
+    ) -> QuerySet[OrderSummary]:
+        return queryset.filter(
+            Q(number__icontains=value)
+            | Q(customer_name__icontains=value)
+            | Q(customer_email__icontains=value)
+        )
+
+
+class OrderCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({"limit": [f"a whole number from 1 to {self.max_page_size}"]})
+        return int(raw)
+
+    def decode_cursor(self, request: Request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["invalid cursor"]}) from None

@@ -1,0 +1,102 @@
+"""Idempotency-Key for write requests (SPEC §6).
+
+The same key and the same request replay the stored response; the same key with another request is
+refused (422); a second request while the first still runs is refused (409). The record is written in
+the command's own transaction, through the bus's ``on_success`` hook: a key is remembered exactly when
+its command took effect, and a command that was rejected can be retried with the same key.
+
+"In flight" is a transaction-scoped advisory lock on (user, key): the first request holds it until it
+commits, a concurrent one fails to take it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+
+from config.errors import IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
+from orders.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def request_key(request: Request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationError(
+            "invalid Idempotency-Key", details={HEADER: [f"1 to {MAX_KEY_LENGTH} printable characters"]}
+        )
+    return key
+
+
+def fingerprint(request: Request) -> str:
+    """What makes two requests "the same": method, path and the parsed body."""
+    canonical = json.dumps([request.method, request.path, request.data], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run_once(
+    request: Request, key: str, execute: Callable[[Callable[[StoredResponse], None]], StoredResponse]
+) -> tuple[StoredResponse, bool]:
+    """Run ``execute`` unless this key already ran; return the response and whether it is a replay.
+
+    ``execute`` receives a ``remember`` callback to call, inside the command's transaction, with the
+    response to store.
+    """
+    user_id, print_ = request.user.pk, fingerprint(request)
+    with transaction.atomic():
+        _lock_or_refuse(user_id, key)
+        record = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
+        if record is not None and record.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+            record.delete()  # expired, not yet swept by the beat task
+            record = None
+        if record is not None:
+            if record.fingerprint != print_:
+                raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+            return StoredResponse(record.status_code, record.response_body, record.response_headers), True
+
+        def remember(response: StoredResponse) -> None:
+            IdempotencyRecord.objects.create(
+                user_id=user_id,
+                key=key,
+                fingerprint=print_,
+                status_code=response.status,
+                response_body=response.body,
+                response_headers=response.headers,
+            )
+
+        return execute(remember), False
+
+
+def _lock_or_refuse(user_id: int, key: str) -> None:
+    digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+        (locked,) = cursor.fetchone()
+    if not locked:
+        raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress")
+
+
+def expire_records() -> int:
+    cutoff = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,141 @@
+"""Read endpoints: served from the read model, or rebuilt from the log for a past state."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import rules
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import NotFound, ProjectionLagging
+from config.errors import ValidationError as InvalidInput
+from orders import store
+from orders.aggregate import replay
+from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
+from orders.api.filters import OrderCursorPagination, OrderFilter
+from orders.api.queries import visible_orders
+from orders.api.responses import CONSISTENCY_HEADER, represent
+from orders.api.serializers import CreateOrderSerializer, EventSerializer, OrderSerializer, ProductSerializer
+from orders.models import Product
+from projections.models import OrderSummary
+from projections.projectors import OrderSummaryProjector
+from projections.status import InvalidToken, wait_until_projected
+
+CONSISTENCY_PARAMETER = OpenApiParameter(
+    CONSISTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A command's token: wait (up to 2 s) until the read model shows that command, else 503.",
+)
+
+
+class ConsistentReadMixin:
+    """Reads that carry X-Consistency-Token wait until the order summaries have caught up with it."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        token = request.headers.get(CONSISTENCY_HEADER)
+        if not token:
+            return
+        try:
+            reached = wait_until_projected(
+                token, names=[OrderSummaryProjector.name], timeout=settings.CONSISTENCY_WAIT_SECONDS
+            )
+        except InvalidToken as exc:
+            raise InvalidInput(str(exc), details={CONSISTENCY_HEADER: [str(exc)]}) from None
+        if not reached:
+            raise ProjectionLagging("the read model has not caught up yet; retry shortly")
+
+
+class PastStateSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(required=False)
+    as_of_version = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "as_of" in attrs and "as_of_version" in attrs:
+            raise serializers.ValidationError({"as_of": ["give as_of or as_of_version, not both"]})
+        return attrs
+
+
+@extend_schema_view(
+    get=extend_schema(parameters=[CONSISTENCY_PARAMETER]),
+    post=extend_schema(
+        request=CreateOrderSerializer,
+        responses={201: OrderSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        description="CreateOrder.",
+    ),
+)
+class OrderCollectionView(ConsistentReadMixin, generics.ListAPIView, CreateOrderView):
+    """``GET`` lists the orders the user may see; ``POST`` creates one (CreateOrder)."""
+
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    pagination_class = OrderCursorPagination
+
+    def get_queryset(self) -> QuerySet[OrderSummary]:
+        return visible_orders(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        include_notes = rules.has_perm("orders.view_notes", self.request.user)
+        return {**super().get_serializer_context(), "include_notes": include_notes}
+
+
+@extend_schema(
+    parameters=[CONSISTENCY_PARAMETER, PastStateSerializer],
+    responses=OrderSerializer,
+    description="The order from the read model; with as_of or as_of_version, its past state rebuilt from "
+    "the log.",
+)
+class OrderDetailView(ConsistentReadMixin, APIView):
+    def get(self, request: Request, order_id: UUID) -> Response:
+        past = PastStateSerializer(data=request.query_params)
+        past.is_valid(raise_exception=True)
+        if past.validated_data:
+            history = store.load(
+                order_id,
+                up_to_version=past.validated_data.get("as_of_version"),
+                up_to_time=past.validated_data.get("as_of"),
+            )
+            summary = OrderSummaryProjector().fold(history)
+            if summary is None or not rules.has_perm("orders.view_order", request.user, summary):
+                raise NotFound("order not found")
+        else:
+            summary = visible_orders(request.user).filter(pk=order_id).first()
+            if summary is None:
+                raise NotFound("order not found")
+        return Response(represent(summary, request.user))
+
+
+class OrderEventsView(APIView):
+    """The order's events, oldest first, from the log itself."""
+
+    @extend_schema(responses=EventSerializer(many=True))
+    def get(self, request: Request, order_id: UUID) -> Response:
+        history = store.load(order_id)
+        order = replay(order_id, [(r.event, r.version, r.recorded_at) for r in history])
+        if not order.exists or not rules.has_perm("orders.view_order", request.user, order):
+            raise NotFound("order not found")
+        events = EventSerializer(history, many=True).data
+        if not rules.has_perm("orders.view_notes", request.user):
+            for event in events:
+                if event["type"] == "OrderNoteAdded":
+                    event["payload"] = {"note_id": event["payload"]["note_id"], "text": "(hidden)"}
+        return Response(events)
+
+
+class ProductListView(generics.ListAPIView):
+    """Active products; the catalogue is public."""
+
+    serializer_class = ProductSerializer
+    permission_classes = [AllowAny]
+    queryset = Product.objects.filter(active=True).order_by("sku")

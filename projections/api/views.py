@@ -1,0 +1,136 @@
+"""Sales reports and projection operations."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import rule_permission
+from config.errors import NotFound
+from orders.api.fields import MoneyField, StrictSerializer
+from projections import runner
+from projections.models import DailySales
+from projections.projectors import PROJECTORS
+from projections.status import projection_status
+from projections.tasks import nudge, rebuild_projection
+
+MAX_REPORT_DAYS = 366
+
+
+class DailySalesQuery(StrictSerializer):
+    # "from" is a Python keyword, hence the source mapping.
+    from_ = serializers.DateField(required=False, source="start")
+    to = serializers.DateField(required=False, source="end")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.get("end") or timezone.localdate()
+        start = attrs.get("start") or end - timedelta(days=29)
+        if start > end:
+            raise serializers.ValidationError({"from": ["must not be after 'to'"]})
+        if (end - start).days >= MAX_REPORT_DAYS:
+            raise serializers.ValidationError({"from": [f"at most {MAX_REPORT_DAYS} days at a time"]})
+        return {"start": start, "end": end}
+
+
+class DailySalesRowSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    orders_placed = serializers.IntegerField()
+    gross = MoneyField()
+    refunds = MoneyField()
+    net = MoneyField()
+
+
+class DailySalesView(APIView):
+    """Per day: orders placed and their value, refunds issued, net. Days without sales show zeros."""
+
+    permission_classes = [rule_permission("orders.view_sales_reports")]
+
+    @extend_schema(
+        parameters=[DailySalesQuery],
+        responses=inline_serializer(
+            "DailySalesReport",
+            {"currency": serializers.CharField(), "days": DailySalesRowSerializer(many=True)},
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        query = DailySalesQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        rows = DailySales.objects.filter(day__gte=start, day__lte=end).in_bulk(field_name="day")
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        report = [rows.get(day) or DailySales(day=day) for day in days]
+        return Response(
+            {"currency": settings.SHOP_CURRENCY, "days": DailySalesRowSerializer(report, many=True).data}
+        )
+
+
+class ProjectionStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    state = serializers.CharField()
+    position = serializers.IntegerField()
+    events_applied = serializers.IntegerField()
+    lag_events = serializers.IntegerField()
+    lag_seconds = serializers.FloatField()
+    last_error = serializers.CharField()
+    failed_position = serializers.IntegerField(allow_null=True)
+    rebuild_position = serializers.IntegerField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class ProjectionListView(APIView):
+    permission_classes = [rule_permission("orders.manage_projections")]
+
+    @extend_schema(responses=ProjectionStatusSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ProjectionStatusSerializer([asdict(s) for s in projection_status()], many=True).data)
+
+
+def _known(name: str) -> str:
+    if name not in PROJECTORS:
+        raise NotFound(f"no projection named {name!r}")
+    return name
+
+
+class ProjectionRebuildView(APIView):
+    """Schedules a rebuild from the first event; the live read model keeps serving meanwhile."""
+
+    permission_classes = [rule_permission("orders.manage_projections")]
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer(
+                "RebuildScheduled", {"name": serializers.CharField(), "status": serializers.CharField()}
+            )
+        },
+    )
+    def post(self, request: Request, name: str) -> Response:
+        rebuild_projection.delay(_known(name))
+        return Response({"name": name, "status": "scheduled"}, status=202)
+
+
+class ProjectionRetryView(APIView):
+    """Resumes a projection stopped by a failing event, after the fix is deployed."""
+
+    permission_classes = [rule_permission("orders.manage_projections")]
+
+    @extend_schema(request=None, responses=ProjectionStatusSerializer)
+    def post(self, request: Request, name: str) -> Response:
+        runner.retry(_known(name))
+        nudge()
+        (status,) = projection_status([name])
+        return Response(ProjectionStatusSerializer(asdict(status)).data)
