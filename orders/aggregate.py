@@ -293,12 +293,12 @@ class Order:
     ) -> list[e.Event]:
         _check_quantity(command.quantity)
         self._require_status("draft", action="change a line")
-        self._require_line(command.sku)
+        self._require_existing_line(command.sku)
         return [e.OrderLineQuantityChanged(sku=command.sku, quantity=command.quantity)]
 
     def _decide_RemoveLine(self, command: c.RemoveLine, context: DecisionContext) -> list[e.Event]:
         self._require_status("draft", action="remove a line")
-        self._require_line(command.sku)
+        self._require_existing_line(command.sku)
         return [e.OrderLineRemoved(sku=command.sku)]
 
     def _decide_SetShippingAddress(
@@ -424,10 +424,16 @@ class Order:
             )
 
     def _require_line(self, sku: str) -> Line:
+        """A line named in a command's body: naming one the order lacks is malformed input."""
         line = self.lines.get(sku)
         if line is None:
             raise ValidationError("no such line", details={"sku": [f"the order has no line {sku!r}"]})
         return line
+
+    def _require_existing_line(self, sku: str) -> None:
+        """The line a command addresses (a resource of its own in the API): missing means not found."""
+        if sku not in self.lines:
+            raise NotFound("line not found", details={"sku": [f"the order has no line {sku!r}"]})
 
 
 def payment_status(*, total: int, paid: int, refunded: int) -> str:

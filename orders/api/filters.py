@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
 from django_filters import rest_framework as filters
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 from projections.models import OrderSummary
@@ -50,12 +51,24 @@ class OrderCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError({"limit": [f"a whole number from 1 to {self.max_page_size}"]})
         return int(raw)
 
-    def decode_cursor(self, request: Request):
+    def decode_cursor(self, request: Request) -> Cursor | None:
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({"cursor": ["invalid cursor"]}) from None
+            cursor = None
+        else:
+            # DRF trusts the position inside a well-formed cursor; for this ordering it must be a time.
+            if cursor is None or cursor.position is None or _is_time(cursor.position):
+                return cursor
+        raise ValidationError({"cursor": ["invalid cursor"]})
+
+
+def _is_time(text: str) -> bool:
+    try:
+        return parse_datetime(text) is not None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        return False

@@ -38,7 +38,10 @@ class DailySalesQuery(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         end = attrs.get("end") or timezone.localdate()
-        start = attrs.get("start") or end - timedelta(days=29)
+        try:
+            start = attrs.get("start") or end - timedelta(days=29)
+        except OverflowError:
+            raise serializers.ValidationError({"to": ["too early a date"]}) from None
         if start > end:
             raise serializers.ValidationError({"from": ["must not be after 'to'"]})
         if (end - start).days >= MAX_REPORT_DAYS:
