@@ -255,7 +255,7 @@ def test_change_line_quantity_sets_the_new_quantity() -> None:
 
 def test_change_quantity_of_a_missing_line_is_rejected() -> None:
     assert_rejected(
-        DRAFT, c.ChangeLineQuantity(order_id=ID, sku="NOPE", quantity=1), ValidationError, details={"sku"}
+        DRAFT, c.ChangeLineQuantity(order_id=ID, sku="NOPE", quantity=1), NotFound, details={"sku"}
     )
 
 
@@ -290,7 +290,7 @@ def test_remove_line_drops_it() -> None:
 
 
 def test_remove_a_missing_line_is_rejected() -> None:
-    assert_rejected(DRAFT, c.RemoveLine(order_id=ID, sku="NOPE"), ValidationError, details={"sku"})
+    assert_rejected(DRAFT, c.RemoveLine(order_id=ID, sku="NOPE"), NotFound, details={"sku"})
 
 
 @pytest.mark.parametrize(("history", "status"), histories("placed", "cancelled", "expired", "completed"))
