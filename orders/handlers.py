@@ -91,30 +91,36 @@ def dispatch(
             "correlation_id": str(correlation_id or command_id),
             "causation_id": str(causation_id or command_id),
         }
-        attempts = settings.COMMAND_MAX_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            try:
-                with transaction.atomic():
-                    result = _dispatch_once(
-                        command, handler, actor=actor, metadata=metadata, command_id=command_id
-                    )
-                    if on_success is not None:
-                        on_success(result)
-                    if result.events:
-                        transaction.on_commit(
-                            partial(events_committed.send, sender=Order, events=result.events)
-                        )
-                return result
-            except (ConcurrencyConflict, OperationalError) as exc:
-                if isinstance(exc, OperationalError) and not _is_deadlock(exc):
-                    raise
-                if attempt == attempts:
-                    raise ConcurrencyConflict(
-                        "the order kept changing; try again", details={"attempts": attempts}
-                    ) from exc
-                # Jittered exponential back-off spreads the re-tries of writers that collided.
-                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311  # nosec B311  # jitter, not security
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def commit_once() -> DispatchResult:
+            with transaction.atomic():
+                result = _dispatch_once(
+                    command, handler, actor=actor, metadata=metadata, command_id=command_id
+                )
+                if on_success is not None:
+                    on_success(result)
+                if result.events:
+                    transaction.on_commit(partial(events_committed.send, sender=Order, events=result.events))
+            return result
+
+        return _retrying(commit_once, attempts=settings.COMMAND_MAX_ATTEMPTS)
+
+
+def _retrying(commit_once: Callable[[], DispatchResult], *, attempts: int) -> DispatchResult:
+    """Run ``commit_once`` again after a lost race (or a deadlock), from a fresh load each time."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return commit_once()
+        except (ConcurrencyConflict, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _is_deadlock(exc):
+                raise
+            if attempt == attempts:
+                raise ConcurrencyConflict(
+                    "the order kept changing; try again", details={"attempts": attempts}
+                ) from exc
+            # Jittered exponential back-off spreads the re-tries of writers that collided.
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # noqa: S311  # nosec B311  # jitter
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextmanager
