@@ -90,11 +90,6 @@ def check_projections(*, budget: float) -> CheckResult:
     return result
 
 
-def check_backups(*, budget: float) -> CheckResult:
-    """Placeholder until backups are recorded; replace its entry in READINESS_CHECKS with a real check."""
-    return {"status": "skipped", "reason": "no backups configured"}
-
-
 def _statement_timeout(budget: float) -> None:
     """Bound the queries of the current transaction, so a stuck database frees the check's thread."""
     with connection.cursor() as cursor:

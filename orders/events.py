@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from uuid import UUID, uuid5
 
 Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
@@ -167,3 +168,22 @@ class OrderNoteAdded(Event):
 @dataclass(frozen=True)
 class OrderExpired(Event):
     released_stock: dict[str, int]
+
+
+# --- Personal data erasure (recovery/: crypto-shredding) --------------------------------------------
+# Personal fields are encrypted with a key per customer; erasing the customer deletes that key, after
+# which every personal value of theirs reads as ERASED. The erasure itself is recorded on a stream of
+# the customer's own, so order streams stay untouched and history and totals remain.
+
+ERASED = "[erased]"
+_CUSTOMER_STREAMS = UUID("8d6f6b2e-3c1a-5e4b-9a51-0c6f1f4e7a20")
+
+
+def customer_stream_id(customer_id: int) -> UUID:
+    """The stream of customer-level events (``CustomerDataErased``): uuid5 of the customer id."""
+    return uuid5(_CUSTOMER_STREAMS, f"customer:{customer_id}")
+
+
+@dataclass(frozen=True)
+class CustomerDataErased(Event):
+    customer_id: int

@@ -20,6 +20,7 @@ from django.db import models
 from django.utils import timezone
 
 from orders.aggregate import fulfillment_status, payment_status
+from orders.events import ERASED, CustomerDataErased
 from orders.store import RecordedEvent
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
 
@@ -62,6 +63,11 @@ class OrderSummaryProjector(Projector):
     def begin(self, events: Sequence[RecordedEvent]) -> None:
         self.rows: dict[UUID, OrderSummary] = OrderSummary.objects.in_bulk({e.stream_id for e in events})
         self.changed: set[UUID] = set()
+        # An erasure (on the customer's stream) touches every order of that customer.
+        erased = {e.event.customer_id for e in events if isinstance(e.event, CustomerDataErased)}
+        if erased:
+            for row in OrderSummary.objects.filter(customer_id__in=erased):
+                self.rows.setdefault(row.id, row)
 
     def flush(self) -> None:
         if not self.changed:
@@ -234,6 +240,16 @@ class OrderSummaryProjector(Projector):
                 "created_at": event.recorded_at.isoformat(),
             }
         )
+
+    def on_customer_data_erased(self, event: RecordedEvent) -> None:
+        """The customer's key is gone, so the log now reads their personal values as ERASED: blank the
+        copies here the same way (what a rebuild gives); version, totals and history stay."""
+        for row in self.rows.values():
+            if row.customer_id == event.event.customer_id:
+                row.customer_name = row.customer_email = ERASED
+                if row.shipping_address is not None:
+                    row.shipping_address = dict.fromkeys(row.shipping_address, ERASED)
+                self.changed.add(row.id)
 
 
 class DailySalesProjector(Projector):

@@ -928,6 +928,7 @@ ONE_OF_EACH: list[e.Event] = [
     e.RefundIssued(amount=300, reason="dented"),
     e.OrderNoteAdded(note_id=1, text="Call before delivery"),
     e.OrderExpired(released_stock=PLACED_STOCK),
+    e.CustomerDataErased(customer_id=7),  # on the customer's stream (recovery/); an order ignores it
 ]
 
 

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recovery.backup import BackupError, take_backup
+from recovery.tasks import apply_retention
+
+
+class Command(BaseCommand):
+    help = (
+        "Back up the event log and the reference data (users, roles, tokens, products, data keys) from one "
+        "consistent snapshot into a zstd-compressed, AES-256-GCM-encrypted archive (BACKUP_ENCRYPTION_KEY)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--incremental", action="store_true", help="only the events after the previous backup (a chain)"
+        )
+        parser.add_argument("--output", type=Path, help="file or directory (default: BACKUP_DIR)")
+        parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running backup")
+        parser.add_argument("--no-retention", action="store_true", help="do not remove old archives after it")
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            result = take_backup(
+                incremental=bool(options["incremental"]),
+                output=options["output"],  # type: ignore[arg-type]
+                lock_wait=float(options["wait"]),  # type: ignore[arg-type]
+                progress=lambda line: self.stderr.write(line),
+            )
+        except (BackupError, ImproperlyConfigured) as exc:
+            raise CommandError(str(exc)) from exc
+        removed = 0 if options["no_retention"] else apply_retention()
+        events = result.manifest["events"]
+        self.stdout.write(
+            f"{result.manifest['kind']} backup {result.path}\n"
+            f"  events: {events['count']:,} (first {events['first']}, last {events['last']}, "
+            f"newest {events['newest_recorded_at']})\n"
+            f"  size: {result.size_bytes:,} bytes, sha256 {result.sha256}\n"
+            f"  took {result.seconds:.2f}s"
+            + (f"; retention removed {removed} old archive(s)" if removed else "")
+        )
