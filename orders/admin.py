@@ -1,11 +1,268 @@
+"""The write side in the admin: the event log (read-only), products, idempotency keys (read-only).
+
+Orders themselves are shown from their read model and changed through commands: see
+``projections.admin`` and ``orders.admin_actions``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from orders.models import Product
+from accounts.roles import STAFF_ROLES
+from orders import store
+from orders.admin_display import (
+    LabelledChangeList,
+    ReadOnlyAdmin,
+    actor_labels,
+    pretty_json,
+    visible_payload,
+    when,
+)
+from orders.admin_products import ProductAdmin
+from orders.events import EVENT_TYPES
+from orders.models import IdempotencyRecord, StoredEvent
+
+__all__ = ["EventLogAdmin", "IdempotencyRecordAdmin", "ProductAdmin"]
+
+admin.site.site_header = "Order platform"
+admin.site.site_title = "Order platform admin"
+admin.site.index_title = "Dashboard"
+
+ACTOR_CHOICES_LIMIT = 50  # staff users offered in the actor filter; any actor works as ?actor=user:7
 
 
-@admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ("sku", "name", "unit_price", "active", "stock_on_hand")
-    list_filter = ("active",)
-    search_fields = ("sku", "name")
-    list_editable = ("active", "stock_on_hand")
+class EventTypeFilter(admin.SimpleListFilter):
+    """The known event types, from the registry: no DISTINCT scan of the whole log."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name in sorted(EVENT_TYPES)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+class ActorFilter(admin.SimpleListFilter):
+    """Who acted: the system or a staff user. Customers act on their own orders only; filter those
+    by their actor id (``?actor=user:7``), which the event detail shows."""
+
+    title = "actor"
+    parameter_name = "actor"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        staff = (
+            get_user_model()
+            .objects.filter(groups__name__in=STAFF_ROLES)
+            .distinct()
+            .order_by("username")
+            .values_list("pk", flat=True)[:ACTOR_CHOICES_LIMIT]
+        )
+        actors = [f"user:{pk}" for pk in staff]
+        if self.value() and self.value() not in [*actors, "system"]:
+            actors.append(self.value())
+        labels = actor_labels(actors)
+        return [("system", "system"), *((actor, labels[actor]) for actor in actors)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(metadata__actor=self.value()) if self.value() else queryset
+
+
+class StreamFilter(admin.SimpleListFilter):
+    """One order's events (``?stream=<order id>``); offered by the links in the order column."""
+
+    title = "order"
+    parameter_name = "stream"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.value(), self.value())] if self.value() else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        stream = _uuid(self.value())
+        return queryset.filter(stream_id=stream) if stream else queryset.none()
+
+
+class EventChangeList(LabelledChangeList):
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        # Payloads can be large and the list does not show them.
+        return super().get_queryset(request, exclude_parameters).defer("payload")
+
+
+@admin.register(StoredEvent)
+class EventLogAdmin(ReadOnlyAdmin):
+    list_display = ("position", "order", "stream", "version", "event_type", "actor", "recorded")
+    list_display_links = ("position", "event_type")
+    list_filter = (EventTypeFilter, ActorFilter, StreamFilter, ("recorded_at", admin.DateFieldListFilter))
+    search_fields = ("stream_id",)  # the real search is get_search_results
+    search_help_text = "An order id, an order number (ORD-000042) or an event position."
+    ordering = ("-position",)
+    list_per_page = 50
+    show_full_result_count = False  # a second count(*) over the whole log buys nothing
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("position", "version", "schema_version"),
+                    "order",
+                    "stream_id",
+                    "event_type",
+                    "actor",
+                    ("recorded", "transaction_id"),
+                )
+            },
+        ),
+        (None, {"fields": ("payload_json", "metadata_json")}),
+        ("As stored", {"classes": ("collapse",), "fields": ("stored_payload_json",)}),
+    )
+    readonly_fields = (
+        "position",
+        "version",
+        "schema_version",
+        "order",
+        "stream_id",
+        "event_type",
+        "actor",
+        "recorded",
+        "transaction_id",
+        "payload_json",
+        "metadata_json",
+        "stored_payload_json",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        if not self.has_view_permission(request):
+            return StoredEvent.objects.none()
+        return super().get_queryset(request)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return EventChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        from projections.models import OrderSummary
+
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if (stream := _uuid(term)) is not None:
+            return queryset.filter(stream_id=stream), False
+        if term.isdigit():
+            return queryset.filter(position=int(term)), False
+        streams = OrderSummary.objects.filter(number__iexact=term).values("id")
+        return queryset.filter(stream_id__in=streams), False
+
+    def label_page(self, events: list[StoredEvent]) -> None:
+        """Actor names and order numbers for a page of events: two queries, whatever the page size."""
+        from projections.models import OrderSummary
+
+        labels = actor_labels(event.metadata.get("actor") for event in events)
+        numbers = dict(
+            OrderSummary.objects.filter(id__in={e.stream_id for e in events}).values_list("id", "number")
+        )
+        for event in events:
+            event.actor_label = labels.get(event.metadata.get("actor"), "-")
+            event.order_number = numbers.get(event.stream_id)
+
+    @admin.display(description="order")
+    def order(self, event: StoredEvent) -> str:
+        if not hasattr(event, "order_number"):
+            self.label_page([event])
+        if event.order_number is None:
+            return "-"  # not projected yet
+        url = reverse("admin:projections_ordersummary_change", args=[event.stream_id])
+        return format_html('<a href="{}">{}</a>', url, event.order_number)
+
+    @admin.display(description="stream")
+    def stream(self, event: StoredEvent) -> SafeString:
+        return format_html(
+            '<a href="?stream={}" title="Only this order\'s events">{}…</a>',
+            event.stream_id,
+            str(event.stream_id)[:8],
+        )
+
+    @admin.display(description="actor")
+    def actor(self, event: StoredEvent) -> str:
+        if not hasattr(event, "actor_label"):
+            self.label_page([event])
+        return event.actor_label
+
+    @admin.display(description="time", ordering="recorded_at")
+    def recorded(self, event: StoredEvent) -> str:
+        return when(event.recorded_at)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        event = super().get_object(request, object_id, from_field)
+        if event is not None:
+            # Display methods get no request; the payload shown depends on the viewer's role.
+            event.may_see_notes = request.user.has_perm("orders.view_notes", event)
+        return event
+
+    @admin.display(description="payload")
+    def payload_json(self, event: StoredEvent) -> SafeString:
+        """The event as the platform reads it: personal fields decrypted (or erased), current schema."""
+        try:
+            payload = next(iter(store.to_recorded([event]))).event.to_payload()
+        except Exception as exc:  # a poison event: show why, the stored payload is below
+            return format_html("<strong>cannot be read: {}</strong>", f"{type(exc).__name__}: {exc}")
+        may_see_notes = getattr(event, "may_see_notes", False)
+        return pretty_json(visible_payload(event.event_type, payload, may_see_notes=may_see_notes))
+
+    @admin.display(description="stored payload")
+    def stored_payload_json(self, event: StoredEvent) -> SafeString:
+        """The row as written: schema version of its time, personal fields encrypted."""
+        may_see_notes = getattr(event, "may_see_notes", False)
+        return pretty_json(visible_payload(event.event_type, event.payload, may_see_notes=may_see_notes))
+
+    @admin.display(description="metadata")
+    def metadata_json(self, event: StoredEvent) -> SafeString:
+        return pretty_json(event.metadata)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ("key", "user", "status_code", "created")
+    list_select_related = ("user",)
+    list_filter = ("status_code", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("key", "user__username")
+    ordering = ("-created_at",)
+    fields = ("user", "key", "fingerprint", "status_code", "created", "response_json", "headers_json")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        if not self.has_view_permission(request):
+            return IdempotencyRecord.objects.none()
+        return super().get_queryset(request)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, record: IdempotencyRecord) -> str:
+        return when(record.created_at)
+
+    @admin.display(description="response body")
+    def response_json(self, record: IdempotencyRecord) -> SafeString:
+        return pretty_json(record.response_body)
+
+    @admin.display(description="response headers")
+    def headers_json(self, record: IdempotencyRecord) -> SafeString:
+        return pretty_json(record.response_headers)
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

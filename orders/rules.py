@@ -67,3 +67,15 @@ rules.add_perm("orders.manage_projections", is_manager)
 rules.add_perm("orders.manage_backups", is_manager)
 rules.add_perm("orders.erase_customer_data", is_manager)
 rules.add_perm("orders.manage_users", is_manager)
+
+# --- The admin (SPEC §7): the same roles per model. A bare app label is the app's module permission
+# (rules' backend answers has_module_perms with it). Only staff roles use the admin at all, so a
+# customer whose is_staff flag was switched on by mistake still sees nothing.
+rules.add_perm("orders", is_staff_member)
+rules.add_perm("orders.view_storedevent", is_staff_member)
+rules.add_perm("orders.view_product", is_staff_member)
+rules.add_perm("orders.add_product", is_manager)
+# Fulfillment counts stock; only managers change what a product is and costs (see orders.admin).
+rules.add_perm("orders.change_product", is_manager | is_fulfillment)
+rules.add_perm("orders.change_product_details", is_manager)
+rules.add_perm("orders.view_idempotencyrecord", is_manager)

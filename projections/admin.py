@@ -1,0 +1,284 @@
+"""Orders in the admin, shown from their read model and changed only through commands.
+
+The list and the detail read ``OrderSummary`` (never edited here); the detail adds the order's event
+timeline from the log. The actions (``orders.admin_actions``) are per-order pages with a small form
+that dispatch a command as the signed-in user. Sales reports and projections: ``admin_operations``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from orders import store
+from orders.admin_actions import ACTIONS, OrderAction, actions_for, current_order, run_command
+from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
+from orders.api.queries import visible_orders
+from projections import admin_operations
+from projections.admin_order_page import order_sections
+from projections.models import OrderSummary
+
+__all__ = ["OrderSummaryAdmin", "admin_operations"]
+
+STATUSES = ("draft", "placed", "completed", "cancelled", "expired")
+PAYMENT_STATUSES = ("unpaid", "partially_paid", "paid", "partially_refunded", "refunded")
+FULFILLMENT_STATUSES = ("unfulfilled", "partially_shipped", "shipped", "delivered")
+# What the list shows; the JSON columns (lines, payments ...) stay in the database.
+LIST_COLUMNS = (
+    "id",
+    "number",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "status",
+    "payment_status",
+    "fulfillment_status",
+    "currency",
+    "total",
+    "amount_paid",
+    "amount_refunded",
+    "created_at",
+    "placed_at",
+)
+
+
+def choice_filter(field: str, title: str, values: tuple[str, ...]) -> type[admin.SimpleListFilter]:
+    """A filter over a fixed set of values: no DISTINCT scan of the table to find them."""
+
+    def lookups(self: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, value.replace("_", " ")) for value in values]
+
+    def queryset(self: Any, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    attrs = {"title": title, "parameter_name": field, "lookups": lookups, "queryset": queryset}
+    return type(f"{field.title()}Filter", (admin.SimpleListFilter,), attrs)
+
+
+class OrderChangeList(LabelledChangeList):
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        return super().get_queryset(request, exclude_parameters).only(*LIST_COLUMNS)
+
+
+def _selected_one(action: OrderAction) -> Any:
+    """A changelist action that opens the action's form for the one selected order."""
+
+    def open_form(model_admin: OrderSummaryAdmin, request: HttpRequest, queryset: QuerySet) -> Any:
+        selected = list(queryset.values_list("id", flat=True)[:2])
+        if len(selected) != 1:
+            messages.warning(request, f"{action.label}: select exactly one order.")
+            return None
+        return HttpResponseRedirect(model_admin.action_url(selected[0], action))
+
+    open_form.__name__ = f"open_{action.name.replace('-', '_')}"
+    return open_form
+
+
+@admin.register(OrderSummary)
+class OrderSummaryAdmin(ReadOnlyAdmin):
+    list_display = ("number", "customer", "status", "payment", "fulfillment", "total_display", "created")
+    list_filter = (
+        choice_filter("status", "status", STATUSES),
+        choice_filter("payment_status", "payment status", PAYMENT_STATUSES),
+        choice_filter("fulfillment_status", "fulfillment status", FULFILLMENT_STATUSES),
+        ("created_at", admin.DateFieldListFilter),
+        ("placed_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("number", "customer_name", "customer_email")
+    search_help_text = "Order number, customer name, e-mail or id, or an order id."
+    list_per_page = 50
+    show_full_result_count = False
+    change_form_template = "admin/projections/ordersummary/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("number", "customer", ("status", "payment_status", "fulfillment_status"))}),
+        ("Money", {"fields": (("total_display", "paid_display", "refunded_display"),)}),
+        ("Shipping address", {"fields": ("address",)}),
+        ("Times", {"fields": (("created", "placed", "updated"), "version")}),
+    )
+    readonly_fields = (
+        "number",
+        "customer",
+        "status",
+        "payment_status",
+        "fulfillment_status",
+        "total_display",
+        "paid_display",
+        "refunded_display",
+        "address",
+        "created",
+        "placed",
+        "updated",
+        "version",
+    )
+
+    # --- the list --------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        if not self.has_view_permission(request):
+            return OrderSummary.objects.none()
+        return visible_orders(request.user)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[OrderChangeList]:
+        return OrderChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        try:
+            return queryset.filter(id=UUID(term)), False
+        except ValueError:
+            pass
+        found, duplicates = super().get_search_results(request, queryset, term)
+        if term.isdigit():
+            found |= queryset.filter(customer_id=int(term))
+        return found, duplicates
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """One "open the form" action per command the user's role may run at all."""
+        actions = super().get_actions(request)
+        for action in ACTIONS.values():
+            if action.allowed(request.user, None):
+                func = _selected_one(action)
+                actions[func.__name__] = (func, func.__name__, f"{action.label}…")
+        return actions
+
+    # --- columns and fields ----------------------------------------------------------------
+
+    @admin.display(description="payment", ordering="payment_status")
+    def payment(self, order: OrderSummary) -> str:
+        return order.payment_status.replace("_", " ")
+
+    @admin.display(description="fulfillment", ordering="fulfillment_status")
+    def fulfillment(self, order: OrderSummary) -> str:
+        return order.fulfillment_status.replace("_", " ")
+
+    @admin.display(description="customer", ordering="customer_name")
+    def customer(self, order: OrderSummary) -> SafeString:
+        return format_html("{}<br><small>{}</small>", order.customer_name, order.customer_email)
+
+    @admin.display(description="total", ordering="total")
+    def total_display(self, order: OrderSummary) -> str:
+        return money(order.total, order.currency)
+
+    @admin.display(description="paid", ordering="amount_paid")
+    def paid_display(self, order: OrderSummary) -> str:
+        return money(order.amount_paid, order.currency)
+
+    @admin.display(description="refunded")
+    def refunded_display(self, order: OrderSummary) -> str:
+        return money(order.amount_refunded, order.currency)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, order: OrderSummary) -> str:
+        return when(order.created_at)
+
+    @admin.display(description="placed", ordering="placed_at")
+    def placed(self, order: OrderSummary) -> str:
+        return when(order.placed_at)
+
+    @admin.display(description="updated")
+    def updated(self, order: OrderSummary) -> str:
+        return when(order.updated_at)
+
+    @admin.display(description="address")
+    def address(self, order: OrderSummary) -> SafeString:
+        address = order.shipping_address or {}
+        keys = ("name", "line1", "line2", "postal_code", "city", "region", "country")
+        return format_html_join("", "{}<br>", ((address[k],) for k in keys if address.get(k)))
+
+    # --- the detail page -------------------------------------------------------------------
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        summary = self._visible_order(request, object_id)
+        history = store.load(summary.id)
+        order = current_order(history, summary.id)
+        may_see_notes = request.user.has_perm("orders.view_notes", summary)
+        context = {
+            **order_sections(summary, history, may_see_notes=may_see_notes),
+            "order_actions": [
+                {
+                    "action": action,
+                    "url": self.action_url(summary.id, action),
+                    "why_not": action.unavailable(order),
+                }
+                for action in actions_for(request.user, order)
+            ],
+            "events_url": reverse("admin:orders_storedevent_changelist") + f"?stream={summary.id}",
+            "write_version": order.version,
+            "read_model_behind": order.version > summary.version,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _visible_order(self, request: HttpRequest, object_id: str) -> OrderSummary:
+        """The order, if this user may see it; else 404, never 403 (SPEC §5)."""
+        summary = self.get_object(request, unquote(object_id))
+        if summary is None or not self.has_view_permission(request, summary):
+            raise Http404("order not found")
+        return summary
+
+    # --- the actions -----------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/actions/<slug:action_name>/",
+                self.admin_site.admin_view(self.action_view),
+                name=f"{info[0]}_{info[1]}_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def action_url(self, order_id: Any, action: OrderAction) -> str:
+        return reverse("admin:projections_ordersummary_action", args=[order_id, action.name])
+
+    def action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
+        summary = self._visible_order(request, object_id)
+        action = ACTIONS.get(action_name)
+        if action is None:
+            raise Http404("no such action")
+        order = current_order(store.load(summary.id), summary.id)
+        if not action.allowed(request.user, order):
+            raise PermissionDenied(f"your role may not {action.label.lower()}")
+        form = action.form(request.POST if request.method == "POST" else None, order=order)
+        if form.is_valid():
+            done = run_command(request, form.command(), label=action.label, number=summary.number)
+            if done:
+                # "Recent actions" on the index; the event log remains the record of what happened.
+                self.log_change(request, summary, f"{action.label} (command sent through the bus)")
+                return HttpResponseRedirect(
+                    reverse("admin:projections_ordersummary_change", args=[summary.id])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{action.label}: {summary.number}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": summary,
+            "order": order,
+            "action": action,
+            "why_not": action.unavailable(order),
+            "form": form,
+            "media": self.media + form.media,
+            "has_view_permission": True,
+            "outstanding": money(order.outstanding, summary.currency),
+            "total": money(order.total, summary.currency),
+            "paid": money(order.amount_paid, summary.currency),
+            "refunded": money(order.amount_refunded, summary.currency),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/orders/order_action.html", context)

@@ -1,0 +1,212 @@
+"""Sales reports and projection operations in the admin (SPEC §5: reports for finance and managers,
+projections for managers). All read-only; projections have two actions, rebuild and retry."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
+from projections import runner
+from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
+from projections.projectors import PROJECTORS
+from projections.status import ProjectionStatus, projection_status
+
+logger = logging.getLogger(__name__)
+
+
+class RulesFilteredAdmin(ReadOnlyAdmin):
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        return queryset if self.has_view_permission(request) else queryset.none()
+
+
+@admin.register(DailySales)
+class DailySalesAdmin(RulesFilteredAdmin):
+    list_display = ("day", "orders_placed", "gross_display", "refunds_display", "net_display")
+    list_filter = (("day", admin.DateFieldListFilter),)
+    ordering = ("-day",)
+    fields = ("day", "orders_placed", "gross_display", "refunds_display", "net_display")
+    readonly_fields = fields
+
+    @admin.display(description="gross", ordering="gross")
+    def gross_display(self, row: DailySales) -> str:
+        return money(row.gross)
+
+    @admin.display(description="refunds", ordering="refunds")
+    def refunds_display(self, row: DailySales) -> str:
+        return money(row.refunds)
+
+    @admin.display(description="net", ordering="net")
+    def net_display(self, row: DailySales) -> str:
+        return money(row.net)
+
+
+@admin.register(CustomerStats)
+class CustomerStatsAdmin(RulesFilteredAdmin):
+    list_display = ("customer", "orders_placed", "value_display", "last_order")
+    ordering = ("-lifetime_value",)
+    search_fields = ("=customer_id",)
+    fields = ("customer", "orders_placed", "value_display", "last_order")
+    readonly_fields = fields
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[LabelledChangeList]:
+        return LabelledChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return (queryset.filter(customer_id=int(term)) if term.isdigit() else queryset.none()), False
+
+    def label_page(self, rows: list[CustomerStats]) -> None:
+        names = dict(
+            get_user_model()
+            .objects.filter(pk__in={row.customer_id for row in rows})
+            .values_list("pk", "username")
+        )
+        for row in rows:
+            row.username = names.get(row.customer_id, "")
+
+    @admin.display(description="customer", ordering="customer_id")
+    def customer(self, row: CustomerStats) -> SafeString:
+        if not hasattr(row, "username"):
+            self.label_page([row])
+        orders = reverse("admin:projections_ordersummary_changelist") + f"?q={row.customer_id}"
+        return format_html('<a href="{}">{} (id {})</a>', orders, row.username or "?", row.customer_id)
+
+    @admin.display(description="lifetime value", ordering="lifetime_value")
+    def value_display(self, row: CustomerStats) -> str:
+        return money(row.lifetime_value)
+
+    @admin.display(description="last order", ordering="last_order_at")
+    def last_order(self, row: CustomerStats) -> str:
+        return when(row.last_order_at)
+
+
+@admin.action(description="Rebuild from the event log (in the background)", permissions=["manage"])
+def rebuild(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    from projections.tasks import rebuild_projection
+
+    for checkpoint in queryset:
+        try:
+            rebuild_projection.delay(checkpoint.name)
+        except Exception:  # the broker is down: say so instead of a 500
+            logger.warning("could not queue the rebuild of %s", checkpoint.name, exc_info=True)
+            messages.error(request, f"Could not queue the rebuild of {checkpoint.name}: is the broker up?")
+        else:
+            messages.success(
+                request,
+                f"Rebuild of {checkpoint.name} queued. The live read model keeps serving; "
+                "the rebuild position shows the progress.",
+            )
+
+
+@admin.action(description="Retry failed projections", permissions=["manage"])
+def retry(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    from projections.tasks import nudge
+
+    failed = [cp.name for cp in queryset if cp.state == ProjectionCheckpoint.State.FAILED]
+    for name in failed:
+        runner.retry(name)
+    if not failed:
+        messages.warning(request, "None of the selected projections has failed.")
+        return
+    try:
+        nudge()
+    except Exception:
+        logger.warning("could not nudge the projections; beat will", exc_info=True)
+    messages.success(request, f"Retrying {', '.join(failed)}: they resume at the event they stopped at.")
+
+
+@admin.register(ProjectionCheckpoint)
+class ProjectionCheckpointAdmin(RulesFilteredAdmin):
+    list_display = (
+        "name",
+        "state_display",
+        "position",
+        "lag",
+        "events_applied",
+        "progress",
+        "error",
+        "updated",
+    )
+    actions = [rebuild, retry]
+    fields = (
+        "name",
+        "state_display",
+        "position",
+        "transaction_id",
+        "events_applied",
+        "lag",
+        "failed_position",
+        "rebuild_position",
+        "last_error_text",
+        "updated",
+    )
+    readonly_fields = fields
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.manage_projections")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[LabelledChangeList]:
+        return LabelledChangeList
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if self.has_view_permission(request):
+            for name in PROJECTORS:  # list every projection, also one that has not run yet
+                runner.checkpoint_for(name)
+        return super().changelist_view(request, extra_context)
+
+    def label_page(self, checkpoints: list[ProjectionCheckpoint]) -> None:
+        statuses = {
+            s.name: s for s in projection_status([c.name for c in checkpoints if c.name in PROJECTORS])
+        }
+        for checkpoint in checkpoints:
+            checkpoint.status = statuses.get(checkpoint.name)
+
+    def _status(self, checkpoint: ProjectionCheckpoint) -> ProjectionStatus | None:
+        if not hasattr(checkpoint, "status"):
+            self.label_page([checkpoint])
+        return checkpoint.status
+
+    @admin.display(description="state", ordering="state")
+    def state_display(self, checkpoint: ProjectionCheckpoint) -> SafeString:
+        colour = {"failed": "#ba2121", "rebuilding": "#b58500"}.get(checkpoint.state, "inherit")
+        return format_html('<strong style="color: {}">{}</strong>', colour, checkpoint.state)
+
+    @admin.display(description="lag")
+    def lag(self, checkpoint: ProjectionCheckpoint) -> str:
+        status = self._status(checkpoint)
+        if status is None:
+            return "-"
+        return f"{status.lag_events} events, {status.lag_seconds:.1f} s"
+
+    @admin.display(description="rebuild")
+    def progress(self, checkpoint: ProjectionCheckpoint) -> str:
+        if checkpoint.state != ProjectionCheckpoint.State.REBUILDING:
+            return "-"
+        return f"at event {checkpoint.rebuild_position or 0}"
+
+    @admin.display(description="last error")
+    def error(self, checkpoint: ProjectionCheckpoint) -> str:
+        error = checkpoint.last_error
+        return (error[:80] + "…" if len(error) > 80 else error) or "-"
+
+    @admin.display(description="last error")
+    def last_error_text(self, checkpoint: ProjectionCheckpoint) -> SafeString:
+        return format_html('<pre class="admin-json">{}</pre>', checkpoint.last_error or "-")
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, checkpoint: ProjectionCheckpoint) -> str:
+        return when(checkpoint.updated_at)

@@ -1,0 +1,108 @@
+"""The figures on the admin index: today's orders and revenue, projection lag, last backup age.
+
+Each figure is shown to the roles that may see what it summarises (SPEC §5): revenue to those who see
+sales reports, backups to managers; order counts and projection lag (which explains a list that is a
+moment behind) to all staff.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from accounts.roles import STAFF_ROLES, roles_of
+from orders.admin_display import money
+from projections.models import DailySales
+from projections.status import ProjectionStatus, projection_status
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    day: str
+    orders_today: int | None = None
+    revenue_today: str | None = None  # gross of the orders placed today, formatted
+    refunds_today: str | None = None
+    projections: tuple[ProjectionStatus, ...] = ()
+    worst_lag_seconds: float | None = None
+    show_backups: bool = False
+    backup: BackupAge | None = None  # None: no backup yet (or the recovery app is not installed)
+    rpo_target: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupAge:
+    seconds: float
+    late: bool  # older than the RPO target
+
+    @property
+    def text(self) -> str:
+        return f"{_duration(self.seconds)} ago"
+
+
+def dashboard_for(user: Any) -> Dashboard | None:
+    if not roles_of(user) & STAFF_ROLES:
+        return None
+    today = timezone.localdate()
+    sales = DailySales.objects.filter(day=today).first() or DailySales(day=today)
+    statuses = tuple(projection_status())
+    may_see_sales = user.has_perm("orders.view_sales_reports")
+    show_backups = user.has_perm("orders.manage_backups")
+    return Dashboard(
+        day=today.isoformat(),
+        orders_today=sales.orders_placed,
+        revenue_today=money(sales.gross) if may_see_sales else None,
+        refunds_today=money(sales.refunds) if may_see_sales else None,
+        projections=statuses,
+        worst_lag_seconds=max((s.lag_seconds for s in statuses), default=0.0),
+        show_backups=show_backups,
+        backup=backup_age() if show_backups else None,
+        rpo_target=_duration(_rpo_target()) if show_backups and _rpo_target() else None,
+    )
+
+
+def backup_age() -> BackupAge | None:
+    """How long ago the last backup was taken, from the recovery app when it is installed."""
+    if not apps.is_installed("recovery"):
+        return None
+    try:
+        from recovery.status import backup_age_seconds  # the recovery app may not ship it yet
+    except ImportError:
+        return None
+    try:
+        seconds = backup_age_seconds()
+    except DatabaseError:
+        logger.warning("could not read the last backup's age", exc_info=True)
+        return None
+    if seconds is None:
+        return None
+    target = _rpo_target()
+    return BackupAge(seconds=seconds, late=bool(target) and seconds > target)
+
+
+def _rpo_target() -> float | None:
+    return getattr(settings, "BACKUP_RPO_TARGET", None)
+
+
+def _duration(seconds: float) -> str:
+    """``95`` -> ``"1 min 35 s"``, ``7300`` -> ``"2 h 1 min"``, ``1800`` -> ``"30 min"``."""
+    whole = timedelta(seconds=int(seconds))
+    days, hours = whole.days, whole.seconds // 3600
+    minutes, secs = whole.seconds % 3600 // 60, whole.seconds % 60
+    if days:
+        big, small = f"{days} d", f"{hours} h" if hours else ""
+    elif hours:
+        big, small = f"{hours} h", f"{minutes} min" if minutes else ""
+    elif minutes:
+        big, small = f"{minutes} min", f"{secs} s" if secs else ""
+    else:
+        return f"{secs} s"
+    return f"{big} {small}".strip()

@@ -1,0 +1,115 @@
+"""A real browser: a fulfillment user signs in, ships a paid order through the admin, sees it shipped.
+
+Headless Chromium from the Debian packages ``chromium`` and ``chromium-driver`` (``.ci/run`` installs
+them), driven by Selenium with the system driver, so nothing is downloaded. Run alone with
+``make test PYTEST_ARGS="-m browser"``; the screenshot lands in ``var/test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from accounts.roles import Role
+from orders import admin_actions
+from orders.models import StoredEvent
+from tests.admin.conftest import PASSWORD
+from tests.conftest import project_everything
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",  # CI runs as root in a container
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1600",
+)
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
+WAIT_SECONDS = 15
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    # A driver path of our own means Selenium Manager is never asked to find (or fetch) one.
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(2)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_fulfillment_ships_a_paid_order(
+    browser: Any,
+    live_server: Any,
+    make_user: Callable[..., Any],
+    make_order: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    monkeypatch.setattr(admin_actions, "READ_MODEL_WAIT_SECONDS", 5.0)
+    order_id = make_order("paid", project=False)
+    project_everything()
+    clerk = make_user(Role.FULFILLMENT, username="fran")
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys(clerk.username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "dashboard")))
+
+    browser.find_element(By.LINK_TEXT, "Orders").click()
+    number = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a")
+    assert "paid" in browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr").text
+    number.click()
+    # Fulfillment may ship, deliver and add notes: no payment, refund or cancel buttons.
+    shown = {
+        a.get_attribute("data-action") for a in browser.find_elements(By.CSS_SELECTOR, "#order-actions a")
+    }
+    assert shown == {"ship", "note"}  # "deliver" is greyed out: nothing shipped yet
+    browser.find_element(By.CSS_SELECTOR, "#order-actions a[data-action=ship]").click()
+
+    wait.until(ec.presence_of_element_located((By.ID, "order-action-form")))
+    browser.find_element(By.NAME, "carrier").send_keys("DHL")
+    browser.find_element(By.NAME, "tracking_number").send_keys("JD0146000033")
+    browser.find_element(By.CSS_SELECTOR, "#order-action-form input[type=submit]").click()
+
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist .success")))
+    message = browser.find_element(By.CSS_SELECTOR, ".messagelist .success").text
+    assert message.startswith("Ship items: done on ORD-")
+    status = browser.find_element(By.CSS_SELECTOR, ".fieldBox.field-fulfillment_status .readonly").text
+    assert status == "shipped"
+    assert "JD0146000033" in browser.find_element(By.ID, "order-shipments").text
+    assert "ShipmentDispatched" in browser.find_element(By.ID, "order-timeline").text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "admin-ship.png"))
+
+    shipped = StoredEvent.objects.get(stream_id=order_id, event_type="ShipmentDispatched")
+    assert shipped.metadata["actor"] == f"user:{clerk.pk}"
+    assert shipped.payload["tracking_number"] == "JD0146000033"
