@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -52,6 +53,14 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
         return error_response("permission_denied", "you may not do this", 403)
     if isinstance(exc, drf.APIException):
         return _drf_response(exc)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (a failover, a restart): Django drops the broken connection and the
+        # next request reconnects. Nothing was acknowledged, so a retry with the same Idempotency-Key
+        # is safe: it is applied at most once.
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            "database_unavailable", "the database is unavailable; retry", 503, **{"Retry-After": "1"}
+        )
     return None  # a bug: Django answers 500 and logs it
 
 
