@@ -24,18 +24,20 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders.events import from_payload
-from orders.store import RecordedEvent
+from orders.store import RecordedEvent, decode
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS, Projector
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
+# Failures of the connection or the server (a lost connection, a statement timeout) say nothing about
+# the event being applied, so they never mark it as poison.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 _SAFE_EVENTS_SQL = """
 SELECT position, transaction_id::text, stream_id, version, event_type, schema_version, payload, metadata,
@@ -86,13 +88,8 @@ def checkpoint_for(name: str) -> ProjectionCheckpoint:
 
 def run_batch(projector: Projector, *, batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[Outcome, int]:
     """Apply the next batch of safe events; return the outcome and how many events were read."""
-    checkpoint_for(projector.name)
     with transaction.atomic():
-        checkpoint = (
-            ProjectionCheckpoint.objects.select_for_update(skip_locked=True)
-            .filter(name=projector.name)
-            .first()
-        )
+        checkpoint = _locked_checkpoint(projector.name)
         if checkpoint is None:
             return Outcome.BUSY, 0
         if checkpoint.state == ProjectionCheckpoint.State.FAILED:
@@ -105,10 +102,22 @@ def run_batch(projector: Projector, *, batch_size: int = DEFAULT_BATCH_SIZE) -> 
         try:
             with transaction.atomic():  # a savepoint: a poison event must not take the batch down with it
                 projector.project(_decoded(rows, projector))
+        except TRANSIENT_ERRORS:
+            raise  # the database, not the event: roll back and let the next run try again
         except Exception:
             return _apply_until_poison(projector, checkpoint, rows), len(rows)
         _advance(checkpoint, rows)
         return Outcome.APPLIED, len(rows)
+
+
+def _locked_checkpoint(name: str) -> ProjectionCheckpoint | None:
+    """The checkpoint row, locked; None while another runner holds it. Made on first use: a worker runs
+    a batch per projection per nudge, so the usual case (the row exists) must cost one query only."""
+    locked = ProjectionCheckpoint.objects.select_for_update(skip_locked=True).filter(name=name).first()
+    if locked is None and not ProjectionCheckpoint.objects.filter(name=name).exists():
+        checkpoint_for(name)  # in a savepoint of this transaction
+        locked = ProjectionCheckpoint.objects.select_for_update(skip_locked=True).filter(name=name).first()
+    return locked
 
 
 def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[Row]:
@@ -159,19 +168,20 @@ def retry(name: str) -> None:
 
 def _decoded(rows: Sequence[Row], projector: Projector) -> list[RecordedEvent]:
     """The rows the projector handles, as events. Decoding happens inside the projector's savepoint,
-    so a payload that cannot be read is a poison event like any other projector failure."""
+    so a payload that cannot be read is a poison event like any other projector failure. Personal
+    fields are decrypted through the write side's ``decode`` (one key lookup per batch)."""
+    handled = [row for row in rows if projector.handles(row.event_type)]
     return [
         RecordedEvent(
             stream_id=row.stream_id,
             version=row.version,
             position=row.position,
-            event=from_payload(row.event_type, row.schema_version, row.payload),
+            event=event,
             recorded_at=row.recorded_at,
             transaction_id=row.transaction_id,
             metadata=row.metadata,
         )
-        for row in rows
-        if projector.handles(row.event_type)
+        for row, event in zip(handled, decode(handled), strict=True)
     ]
 
 
@@ -185,6 +195,8 @@ def _apply_until_poison(
         try:
             with transaction.atomic():
                 type(projector)().project(_decoded([row], projector))
+        except TRANSIENT_ERRORS:
+            raise
         except Exception as exc:
             if index:
                 _advance(checkpoint, rows[:index])

@@ -263,3 +263,23 @@ def test_lag_and_read_your_writes(customer: Any, make_product: Callable[..., Pro
     assert wait_until_projected(token, timeout=5) is True
     catcher.join()
     assert {s.name: s.lag_events for s in projection_status()} == dict.fromkeys(PROJECTORS, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failure_is_not_mistaken_for_a_poison_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    store.append(uuid4(), 0, [created("X")])
+    runner.checkpoint_for("order_summary")
+
+    def timed_out(self: OrderSummaryProjector, events: Any) -> None:
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(OrderSummaryProjector, "project", timed_out)
+    with pytest.raises(OperationalError):
+        runner.run_batch(OrderSummaryProjector())
+    checkpoint = ProjectionCheckpoint.objects.get(name="order_summary")
+    assert (checkpoint.state, checkpoint.events_applied) == ("running", 0)
+
+    monkeypatch.undo()
+    assert runner.run_batch(OrderSummaryProjector()) == (runner.Outcome.APPLIED, 1)
