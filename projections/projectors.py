@@ -288,7 +288,11 @@ class CustomerStatsProjector(Projector):
         known = CustomerOrder.objects.filter(order_id__in={e.stream_id for e in events})
         self.customer_of: dict[UUID, int] = dict(known.values_list("order_id", "customer_id"))
         self.new_orders: list[CustomerOrder] = []
+        # Every customer the batch can touch, in one query (one per customer made rebuilds crawl).
+        customers = {*self.customer_of.values()}
+        customers |= {e.event.customer_id for e in events if e.event.type == "OrderCreated"}
         self.stats: dict[int, CustomerStats] = {}
+        self.loaded = CustomerStats.objects.in_bulk(customers)
 
     def _stats(self, event: RecordedEvent) -> CustomerStats:
         try:
@@ -296,9 +300,7 @@ class CustomerStatsProjector(Projector):
         except KeyError:
             raise ProjectionError(f"{event.event.type} for unknown order {event.stream_id}") from None
         if customer_id not in self.stats:
-            self.stats[customer_id] = CustomerStats.objects.filter(
-                customer_id=customer_id
-            ).first() or CustomerStats(customer_id=customer_id)
+            self.stats[customer_id] = self.loaded.get(customer_id) or CustomerStats(customer_id=customer_id)
         return self.stats[customer_id]
 
     def on_order_created(self, event: RecordedEvent) -> None:

@@ -14,12 +14,13 @@ def run_projections() -> dict[str, str]:
     """Catch every projection up. If committed events are not yet safe to read (an older transaction
     is still open), look again shortly rather than waiting for the next beat."""
     outcomes = {}
+    held_back = False
     for name, projector in PROJECTORS.items():
         outcome, _ = runner.catch_up(projector, batch_size=settings.PROJECTION_BATCH_SIZE)
         outcomes[name] = outcome.value
-        if outcome is runner.Outcome.IDLE and runner.has_pending(name):
-            nudge(countdown=settings.PROJECTION_RECHECK_DELAY)
-            break
+        held_back |= outcome is runner.Outcome.IDLE and runner.has_pending(name)
+    if held_back:  # every projection had its turn; look again shortly for what was not readable yet
+        nudge(countdown=settings.PROJECTION_RECHECK_DELAY)
     return outcomes
 
 
