@@ -16,13 +16,13 @@ PY_OK := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c '$(PY_OK)' 2>/dev/null && { command -v $$p; break; }; done)
 PYTEST_ARGS ?=
-BANDIT_TARGETS := config orders projections accounts
+BANDIT_TARGETS := config orders projections accounts standby recovery bench
 
 # One shell line: start (or reuse) the embedded servers for whichever URL is unset and export them.
 # The output is captured first so a failing start aborts instead of eval-ing nothing.
 EMBEDDED_ENV = services_env="$$($(BIN)/python -m config.embedded_services env)"; eval "$$services_env"
 
-.PHONY: help venv .venv services run test lint format stop-services clean
+.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -67,9 +67,37 @@ lint: $(STAMP) ## ruff check, ruff format --check, bandit
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -c pyproject.toml -r $(BANDIT_TARGETS)
 
+# Production settings with throwaway secrets, in a clean environment (config/check_deploy.py).
+check-deploy: $(STAMP) ## manage.py check --deploy --fail-level WARNING on the production profile
+	$(BIN)/python -m config.check_deploy
+
 format: $(STAMP) ## Reformat and apply safe lint fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Self-contained: its own primary, standby and Redis on loopback ports, removed afterwards.
+# DRILL_ARGS="--mode sync" for one round; python -m standby.drill --help lists the options.
+standby-drill: $(STAMP) ## Failover drill: kill the primary under load, promote the standby, print RTO/RPO JSON
+	$(BIN)/python -m standby.drill $(DRILL_ARGS)
+
+# Benchmarks run from their own venv (.venv-bench: requirements.txt + bench/requirements.txt), so
+# Locust, gevent and the peer library never change the environment the tests run in.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/bin/python:
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11 or 3.12 found (python3.11, python3.12, python3)" >&2; exit 1; }
+	"$(PYTHON)" -m venv $(BENCH_VENV)
+
+$(BENCH_STAMP): requirements.txt bench/requirements.txt | $(BENCH_VENV)/bin/python
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+# A few minutes on 2 cores; measure on a quiet machine (BENCH_ARGS="--wait-quiet 20" waits for one).
+bench: $(BENCH_STAMP) ## Benchmarks against SPEC §9 into bench/results/ (BENCH_ARGS=--quick to try it out)
+	@unset DJANGO_SETTINGS_MODULE; exec $(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)
 
 stop-services: ## Stop the embedded PostgreSQL/Redis
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m config.embedded_services stop; fi

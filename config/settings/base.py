@@ -8,6 +8,7 @@ from pathlib import Path
 import environ
 
 from config.logs import logging_config
+from config.redis_tls import broker_use_ssl
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -44,8 +45,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.RateLimitHeadersMiddleware",
+    "accounts.login_throttle.AdminLoginThrottleMiddleware",  # after the one above, which writes its headers
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -56,7 +59,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "templates"],  # project-wide overrides: the admin dashboard and order pages
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -144,7 +147,7 @@ READINESS_CHECKS: dict[str, str] = {
     "redis": "config.readiness.check_redis",
     "worker": "config.readiness.check_worker",
     "projections": "config.readiness.check_projections",
-    "backups": "config.readiness.check_backups",
+    "backups": "recovery.readiness.check_backups",  # the newest backup against BACKUP_RPO_TARGET
 }
 READINESS_CHECK_TIMEOUT: float = env.float("READINESS_CHECK_TIMEOUT", default=2.0)
 READINESS_WORKER_TIMEOUT: float = env.float("READINESS_WORKER_TIMEOUT", default=1.0)
@@ -231,3 +234,62 @@ CELERY_BEAT_SCHEDULE["expire-idempotency-keys"] = {
     "task": "orders.tasks.expire_idempotency_keys",
     "schedule": 3600.0,
 }
+
+# --- Security hardening (every profile; production.py adds HTTPS-only settings) ---------------------------
+# Response headers. These are Django's defaults, stated so that a change is a visible decision.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (config.csp), in Django 6.0's SECURE_CSP shape. Scripts only from this origin:
+# the admin has no inline script and the API docs load theirs as a file (SpectacularSwaggerSplitView).
+# Inline styles are allowed because Swagger UI sets style attributes; images include data: URIs (its icons).
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# Request size: bodies are capped above (MAX_REQUEST_BYTES); also the number of form fields (the admin's
+# bulk actions post one per selected row) and of uploaded files (the platform takes none).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("MAX_REQUEST_FIELDS", default=1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("MAX_REQUEST_FILES", default=10)
+# The client address for the throttles: REMOTE_ADDR unless NUM_PROXIES trusted proxies (load balancers)
+# stand in front, whose X-Forwarded-For entries are then believed. DRF's default (None) believes any
+# X-Forwarded-For, so a password guesser could name a fresh address for every try.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
+# TLS to Redis: redis-py (cache, throttle) reads rediss:// itself; kombu needs its options spelled out.
+CELERY_BROKER_USE_SSL = broker_use_ssl(CELERY_BROKER_URL)
+
+# --- Disaster recovery and personal data at rest (recovery/, SPEC §8) -------------------------------
+INSTALLED_APPS.append("recovery")
+# Each key is the base64 of 32 random bytes. Empty = not configured: backups are not scheduled and
+# personal data cannot be written. production.py requires both; local.py generates them under var/.
+BACKUP_ENCRYPTION_KEY: str = env.str("BACKUP_ENCRYPTION_KEY", default="")
+FIELD_ENCRYPTION_KEY: str = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Former master keys (comma-separated), still accepted for unwrapping while rotate_master_key runs.
+FIELD_ENCRYPTION_OLD_KEYS: list[str] = env.list("FIELD_ENCRYPTION_OLD_KEYS", default=[])
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_INTERVAL: float = env.float("BACKUP_INTERVAL", default=15 * 60)
+# Seconds between incremental backups (e.g. 60); 0 = full backups only.
+BACKUP_INCREMENTAL_INTERVAL: float = env.float("BACKUP_INCREMENTAL_INTERVAL", default=0)
+# Full backups kept, each with the incrementals that chain from it (96 = a day at the default interval).
+BACKUP_RETENTION_COUNT: int = env.int("BACKUP_RETENTION_COUNT", default=96)
+# /readyz fails when the newest backup is older than this (seconds).
+BACKUP_RPO_TARGET: float = env.float("BACKUP_RPO_TARGET", default=30 * 60)
+CELERY_BEAT_SCHEDULE["backup-full"] = {
+    "task": "recovery.tasks.scheduled_backup",
+    "schedule": BACKUP_INTERVAL,
+    "kwargs": {"incremental": False},
+}
+if BACKUP_INCREMENTAL_INTERVAL > 0:
+    CELERY_BEAT_SCHEDULE["backup-incremental"] = {
+        "task": "recovery.tasks.scheduled_backup",
+        "schedule": BACKUP_INCREMENTAL_INTERVAL,
+        "kwargs": {"incremental": True},
+    }

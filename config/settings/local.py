@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import os
 import secrets
 
 from config.logs import logging_config
@@ -20,8 +23,30 @@ def _local_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def _local_key(name: str) -> str:
+    """A development encryption key (base64 of 32 random bytes) under var/secrets, made on first use.
+
+    Made in a private temporary file and linked into place, so that processes starting together (web,
+    worker, beat) all end up with the same key. Losing it makes the dev data's personal fields and
+    backups unreadable, as it would in production.
+    """
+    path = VAR_DIR / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_name(f".{name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(base64.b64encode(secrets.token_bytes(32)).decode())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+        temporary.unlink()
+    return path.read_text().strip()
+
+
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret("django_secret_key")
+BACKUP_ENCRYPTION_KEY = env.str("BACKUP_ENCRYPTION_KEY", default="") or _local_key("backup_encryption_key")
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="") or _local_key("field_encryption_key")
 
 # People read the development console: plain lines unless LOG_FORMAT=json is asked for.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import env
@@ -21,3 +24,11 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_orders_{os.getpid()}"}  # noqa: F
 # A Celery worker started by a test reads the test database through this.
 if env.str("TEST_WORKER_DATABASE_NAME", default=""):
     DATABASES["default"]["NAME"] = env.str("TEST_WORKER_DATABASE_NAME")  # noqa: F405
+# Encryption keys (recovery/): random per test run, and exported, so that the processes a test starts
+# (a Celery worker, a restore into a scratch database) use the same ones. Backups go to a private dir.
+for _name in ("BACKUP_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEY"):
+    os.environ.setdefault(_name, base64.b64encode(secrets.token_bytes(32)).decode())
+BACKUP_ENCRYPTION_KEY = os.environ["BACKUP_ENCRYPTION_KEY"]
+FIELD_ENCRYPTION_KEY = os.environ["FIELD_ENCRYPTION_KEY"]
+_TEST_BACKUP_DIR = Path(tempfile.gettempdir()) / f"order-platform-test-backups-{os.getpid()}"
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(_TEST_BACKUP_DIR)))
