@@ -26,10 +26,7 @@ REDIS_PIDFILE = REDIS_DIR / "redis.pid"
 
 def start_postgres() -> str:
     """Initialise and start the embedded PostgreSQL if needed; return its URL."""
-    # pgserver keeps a lock file in the user's runtime dir, which a bare shell may not set.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR_DIR / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
-    Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
+    _runtime_dir()
     import pgserver
 
     server = pgserver.get_server(PG_DIR, cleanup_mode=None)
@@ -84,12 +81,20 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
+def _runtime_dir() -> None:
+    """pgserver keeps a lock file in the user's runtime dir, which a bare shell may not set."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR_DIR / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
+
+
 def stop() -> None:
     """Stop the embedded servers, if they run."""
     if REDIS_PIDFILE.exists():
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(REDIS_PIDFILE.read_text().strip()), signal.SIGTERM)
     if (PG_DIR / "postmaster.pid").exists():
+        _runtime_dir()
         from pgserver._commands import pg_ctl
 
         user = "pgserver" if os.geteuid() == 0 else None

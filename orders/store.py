@@ -117,7 +117,7 @@ def load(
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY version", params)
         rows = [
-            _LoadedRow(
+            EventRow(
                 position, stream, version, kind, schema, json.loads(payload), json.loads(meta), at, int(xid)
             )
             for position, stream, version, kind, schema, payload, meta, at, xid in cursor.fetchall()
@@ -125,9 +125,9 @@ def load(
     return list(to_recorded(rows))
 
 
-class _LoadedRow(NamedTuple):
-    """An event_log row read without the ORM: every command loads its stream, and building model
-    instances through the ORM cost more than the query (profile of the command bus, bench/)."""
+class EventRow(NamedTuple):
+    """An event_log row read without the ORM, not yet decoded: every command loads its stream and the
+    projections read batches, and building model instances cost more than the query (bench/ profiles)."""
 
     position: int
     stream_id: UUID
@@ -140,7 +140,7 @@ class _LoadedRow(NamedTuple):
     transaction_id: int
 
 
-def to_recorded(rows: Iterable[StoredEvent]) -> Iterable[RecordedEvent]:
+def to_recorded(rows: Iterable[StoredEvent | EventRow]) -> Iterable[RecordedEvent]:
     rows = list(rows)
     for row, event in zip(rows, decode(rows), strict=True):
         yield RecordedEvent(

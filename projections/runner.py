@@ -18,17 +18,13 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
-from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders.store import RecordedEvent, decode
+from orders.store import EventRow, RecordedEvent, to_recorded
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS, Projector
 
@@ -60,21 +56,6 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another runner holds the projection
     FAILED = "failed"  # stopped at a poison event
     STOPPED = "stopped"  # stopped by an operator
-
-
-@dataclass(frozen=True)
-class Row:
-    """An event row as read for projection, not yet decoded."""
-
-    position: int
-    transaction_id: int
-    stream_id: UUID
-    version: int
-    event_type: str
-    schema_version: int
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
 
 
 class CheckpointMoved(RuntimeError):
@@ -120,13 +101,13 @@ def _locked_checkpoint(name: str) -> ProjectionCheckpoint | None:
     return locked
 
 
-def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[Row]:
+def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[EventRow]:
     with connection.cursor() as cursor:
         cursor.execute(_SAFE_EVENTS_SQL, [str(after[0]), after[1], limit])
         fetched = cursor.fetchall()
     # Django has psycopg hand jsonb over as text (JSONField decodes it); raw rows are decoded here.
     return [
-        Row(position, int(xid), stream, version, kind, schema, json.loads(payload), json.loads(meta), at)
+        EventRow(position, stream, version, kind, schema, json.loads(payload), json.loads(meta), at, int(xid))
         for position, xid, stream, version, kind, schema, payload, meta, at in fetched
     ]
 
@@ -166,27 +147,15 @@ def retry(name: str) -> None:
     )
 
 
-def _decoded(rows: Sequence[Row], projector: Projector) -> list[RecordedEvent]:
+def _decoded(rows: Sequence[EventRow], projector: Projector) -> list[RecordedEvent]:
     """The rows the projector handles, as events. Decoding happens inside the projector's savepoint,
-    so a payload that cannot be read is a poison event like any other projector failure. Personal
-    fields are decrypted through the write side's ``decode`` (one key lookup per batch)."""
-    handled = [row for row in rows if projector.handles(row.event_type)]
-    return [
-        RecordedEvent(
-            stream_id=row.stream_id,
-            version=row.version,
-            position=row.position,
-            event=event,
-            recorded_at=row.recorded_at,
-            transaction_id=row.transaction_id,
-            metadata=row.metadata,
-        )
-        for row, event in zip(handled, decode(handled), strict=True)
-    ]
+    so a payload that cannot be read is a poison event like any other projector failure. It goes
+    through the write side's decoding (personal fields decrypted, old schemas upcast)."""
+    return list(to_recorded([row for row in rows if projector.handles(row.event_type)]))
 
 
 def _apply_until_poison(
-    projector: Projector, checkpoint: ProjectionCheckpoint, rows: Sequence[Row]
+    projector: Projector, checkpoint: ProjectionCheckpoint, rows: Sequence[EventRow]
 ) -> Outcome:
     """Apply events one by one up to the first that fails; keep the good ones, stop at the bad one."""
     for index, row in enumerate(rows):
@@ -214,7 +183,7 @@ def _apply_until_poison(
     return Outcome.APPLIED
 
 
-def _advance(checkpoint: ProjectionCheckpoint, rows: Sequence[Row]) -> None:
+def _advance(checkpoint: ProjectionCheckpoint, rows: Sequence[EventRow]) -> None:
     last = rows[-1]
     moved = ProjectionCheckpoint.objects.filter(
         name=checkpoint.name, transaction_id=checkpoint.transaction_id, position=checkpoint.position
