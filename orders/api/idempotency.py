@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -66,13 +66,13 @@ def run_once(
     with transaction.atomic():
         _lock_or_refuse(user_id, key)
         record = _stored(user_id, key)
-        if record is not None and record[1] < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
-            IdempotencyRecord.objects.filter(pk=record[0]).delete()  # expired, not yet swept by the beat task
+        if record is not None and record.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+            IdempotencyRecord.objects.filter(pk=record.id).delete()  # expired, not yet swept by the beat task
             record = None
         if record is not None:
-            if record[2] != print_:
+            if record.fingerprint != print_:
                 raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
-            return record[3], True
+            return record.response, True
 
         def remember(response: StoredResponse) -> None:
             with connection.cursor() as cursor:
@@ -103,15 +103,22 @@ VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb)
 """
 
 
-def _stored(user_id: int, key: str) -> tuple[int, datetime, str, StoredResponse] | None:
-    """The key's record: id, when it was made, the request's fingerprint, and the stored response."""
+class _Record(NamedTuple):
+    id: int
+    created_at: datetime
+    fingerprint: str
+    response: StoredResponse
+
+
+def _stored(user_id: int, key: str) -> _Record | None:
     with connection.cursor() as cursor:
         cursor.execute(_SELECT_SQL, [user_id, key])
         row = cursor.fetchone()
     if row is None:
         return None
     record_id, created_at, print_, status, body, headers = row
-    return record_id, created_at, print_, StoredResponse(status, json.loads(body), json.loads(headers))
+    response = StoredResponse(status, json.loads(body), json.loads(headers))
+    return _Record(record_id, created_at, print_, response)
 
 
 def _lock_or_refuse(user_id: int, key: str) -> None:
