@@ -230,12 +230,6 @@ class Order:
             raise NotFound("order not found")
         return decider(command, context)
 
-    def decide_and_apply(self, command: c.Command, context: DecisionContext) -> list[e.Event]:
-        """Decide, then fold the new events in with ``context.now`` as their time (for responses)."""
-        new_events = self.decide(command, context)
-        _fold(self, new_events, context.now)
-        return new_events
-
     def _decide_CreateOrder(self, command: c.CreateOrder, context: DecisionContext) -> list[e.Event]:
         if self.exists:
             raise InvalidTransition("order already exists")

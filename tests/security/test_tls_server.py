@@ -41,12 +41,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_database_url() -> str:
+def database_url_of_this_run() -> str:
     """The process's DATABASE_URL, pointed at this test run's database."""
     return urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
-
-
-test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class Server:
     def __init__(self, cert: CertPair, log: Path) -> None:
         self.cert, self.port, self.log = cert, free_port(), log
         env = production_env(
-            DATABASE_URL=test_database_url(),
+            DATABASE_URL=database_url_of_this_run(),
             REDIS_URL=os.environ["REDIS_URL"],
             THROTTLE_KEY_PREFIX=f"throttle-test-{uuid4().hex}:",
             ALLOWED_HOSTS="127.0.0.1,localhost",
