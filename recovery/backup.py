@@ -40,6 +40,7 @@ from psycopg import sql
 from recovery import keys
 from recovery.archive import MANIFEST, ArchiveWriter, SectionWriter
 from recovery.models import BackupRecord
+from recovery.status import last_backup
 from recovery.tables import (
     EVENT_COLUMNS,
     EVENT_LOG,
@@ -90,7 +91,7 @@ def take_backup(
     """
     key = keys.backup_key()  # a missing or malformed key stops here, before anything is written
     with _one_backup_at_a_time(lock_wait if record else None):
-        previous = _previous() if incremental else None
+        previous = last_backup() if incremental else None
         if incremental and previous is None:
             raise BackupError("no previous backup to chain an incremental from: take a full backup first")
         started = time.monotonic()
@@ -117,14 +118,6 @@ def take_backup(
         return BackupResult(
             path=path, manifest=manifest, size_bytes=size, sha256=sha256, seconds=seconds, record=saved
         )
-
-
-def _previous() -> BackupRecord | None:
-    return (
-        BackupRecord.objects.filter(status=BackupRecord.Status.OK, deleted_at__isnull=True)
-        .order_by("-created_at", "-id")
-        .first()
-    )
 
 
 def _output_path(output: Path | None, *, kind: str, archive_id: str) -> Path:

@@ -61,7 +61,8 @@ def master_key() -> bytes:
 
 def master_keys() -> dict[str, bytes]:
     """Every master key this process may unwrap with, by key id: the current one and former ones."""
-    keys = {master_key_id(master_key()): master_key()}
+    current = master_key()
+    keys = {master_key_id(current): current}
     for index, value in enumerate(settings.FIELD_ENCRYPTION_OLD_KEYS):
         old = parse_key(value, name=f"FIELD_ENCRYPTION_OLD_KEYS[{index}]")
         keys.setdefault(master_key_id(old), old)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from config.readiness import CheckResult, _statement_timeout
 from recovery.keys import backup_key_configured
-from recovery.status import last_backup
+from recovery.status import age_seconds, last_backup
 
 
 def check_backups(*, budget: float) -> CheckResult:
@@ -19,7 +18,7 @@ def check_backups(*, budget: float) -> CheckResult:
         backup = last_backup()
     if backup is None:
         return {"status": "skipped", "reason": "no backup recorded yet"}
-    age = max((timezone.now() - backup.created_at).total_seconds(), 0.0)
+    age = age_seconds(backup)
     target = settings.BACKUP_RPO_TARGET
     result: CheckResult = {
         "status": "ok" if age <= target else "fail",

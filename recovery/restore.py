@@ -285,7 +285,7 @@ def _cursor(row: bytes) -> tuple[int, int]:
 
 def _copy_permission_links(section: Section, owner_column: str) -> int:
     """Links by natural key: the target's permission ids differ; unknown permissions are left out."""
-    table = next(link.name for link in permission_links() if link.owner_column == owner_column)
+    table = section.name
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE restore_links (owner bigint, app_label text, model text, codename text)"

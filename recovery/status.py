@@ -16,9 +16,12 @@ def last_backup() -> BackupRecord | None:
     )
 
 
+def age_seconds(backup: BackupRecord) -> float:
+    """Seconds since the backup's snapshot was taken."""
+    return max((timezone.now() - backup.created_at).total_seconds(), 0.0)
+
+
 def backup_age_seconds() -> float | None:
     """Seconds since the newest backup's snapshot was taken; None when there is no backup."""
     backup = last_backup()
-    if backup is None:
-        return None
-    return max((timezone.now() - backup.created_at).total_seconds(), 0.0)
+    return None if backup is None else age_seconds(backup)
