@@ -21,9 +21,9 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
 from orders.admin_display import RoleAwareAdmin, money
+from orders.api.fields import format_money
 from orders.models import Product
 
-CENTS = Decimal("0.01")
 DETAIL_FIELDS = ("name", "unit_price", "active")
 
 
@@ -46,7 +46,7 @@ class ProductForm(forms.ModelForm):
         if "price" in self.fields:
             self.fields["price"].help_text = f"In {settings.SHOP_CURRENCY}, e.g. 19.99."
             if self.instance.unit_price is not None:
-                self.initial.setdefault("price", Decimal(self.instance.unit_price) * CENTS)
+                self.initial.setdefault("price", format_money(self.instance.unit_price))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

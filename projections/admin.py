@@ -7,6 +7,7 @@ that dispatch a command as the signed-in user. Sales reports and projections: ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from django.utils.safestring import SafeString
 from orders import store
 from orders.admin_actions import ACTIONS, OrderAction, actions_for, current_order, run_command
 from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
+from orders.api.filters import FULFILLMENT_STATUSES, PAYMENT_STATUSES, STATUSES
 from orders.api.queries import visible_orders
 from projections import admin_operations
 from projections.admin_order_page import order_sections
@@ -30,9 +32,6 @@ from projections.models import OrderSummary
 
 __all__ = ["OrderSummaryAdmin", "admin_operations"]
 
-STATUSES = ("draft", "placed", "completed", "cancelled", "expired")
-PAYMENT_STATUSES = ("unpaid", "partially_paid", "paid", "partially_refunded", "refunded")
-FULFILLMENT_STATUSES = ("unfulfilled", "partially_shipped", "shipped", "delivered")
 # What the list shows; the JSON columns (lines, payments ...) stay in the database.
 LIST_COLUMNS = (
     "id",
@@ -52,7 +51,7 @@ LIST_COLUMNS = (
 )
 
 
-def choice_filter(field: str, title: str, values: tuple[str, ...]) -> type[admin.SimpleListFilter]:
+def choice_filter(field: str, title: str, values: Sequence[str]) -> type[admin.SimpleListFilter]:
     """A filter over a fixed set of values: no DISTINCT scan of the table to find them."""
 
     def lookups(self: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

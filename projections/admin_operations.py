@@ -164,8 +164,10 @@ class ProjectionCheckpointAdmin(RulesFilteredAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if self.has_view_permission(request):
-            for name in PROJECTORS:  # list every projection, also one that has not run yet
-                runner.checkpoint_for(name)
+            # List every projection, also one that has not run yet.
+            ProjectionCheckpoint.objects.bulk_create(
+                [ProjectionCheckpoint(name=name) for name in PROJECTORS], ignore_conflicts=True
+            )
         return super().changelist_view(request, extra_context)
 
     def label_page(self, checkpoints: list[ProjectionCheckpoint]) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
@@ -21,6 +20,7 @@ from accounts.roles import STAFF_ROLES, roles_of
 from orders.admin_display import money
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
+from recovery.status import backup_age_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Dashboard:
     projections: tuple[ProjectionStatus, ...] = ()
     worst_lag_seconds: float | None = None
     show_backups: bool = False
-    backup: BackupAge | None = None  # None: no backup yet (or the recovery app is not installed)
+    backup: BackupAge | None = None  # None: no backup yet
     rpo_target: str | None = None
 
 
@@ -45,7 +45,7 @@ class BackupAge:
 
     @property
     def text(self) -> str:
-        return f"{_duration(self.seconds)} ago"
+        return f"{duration_text(self.seconds)} ago"
 
 
 def dashboard_for(user: Any) -> Dashboard | None:
@@ -65,18 +65,12 @@ def dashboard_for(user: Any) -> Dashboard | None:
         worst_lag_seconds=max((s.lag_seconds for s in statuses), default=0.0),
         show_backups=show_backups,
         backup=backup_age() if show_backups else None,
-        rpo_target=_duration(_rpo_target()) if show_backups and _rpo_target() else None,
+        rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
     )
 
 
 def backup_age() -> BackupAge | None:
-    """How long ago the last backup was taken, from the recovery app when it is installed."""
-    if not apps.is_installed("recovery"):
-        return None
-    try:
-        from recovery.status import backup_age_seconds  # the recovery app may not ship it yet
-    except ImportError:
-        return None
+    """How long ago the last backup was taken."""
     try:
         seconds = backup_age_seconds()
     except DatabaseError:
@@ -84,15 +78,10 @@ def backup_age() -> BackupAge | None:
         return None
     if seconds is None:
         return None
-    target = _rpo_target()
-    return BackupAge(seconds=seconds, late=bool(target) and seconds > target)
+    return BackupAge(seconds=seconds, late=seconds > settings.BACKUP_RPO_TARGET)
 
 
-def _rpo_target() -> float | None:
-    return getattr(settings, "BACKUP_RPO_TARGET", None)
-
-
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     """``95`` -> ``"1 min 35 s"``, ``7300`` -> ``"2 h 1 min"``, ``1800`` -> ``"30 min"``."""
     whole = timedelta(seconds=int(seconds))
     days, hours = whole.days, whole.seconds // 3600

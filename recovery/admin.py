@@ -7,12 +7,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils import timezone
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from rules.contrib.admin import ObjectPermissionsModelAdmin
 
+from projections.dashboard import duration_text
 from recovery.models import BackupRecord
+from recovery.status import age_seconds
 
 
 @admin.register(BackupRecord)
@@ -44,28 +46,16 @@ class BackupRecordAdmin(ObjectPermissionsModelAdmin):
 
     @admin.display(description="size", ordering="size_bytes")
     def size(self, record: BackupRecord) -> str:
-        size = float(record.size_bytes)
-        for unit in ("B", "KB", "MB", "GB"):
-            if size < 1024 or unit == "GB":
-                return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-            size /= 1024
-        return ""  # pragma: no cover
+        return filesizeformat(record.size_bytes)
 
     @admin.display(description="age (RPO target)")
     def age(self, record: BackupRecord) -> SafeString:
-        age = (timezone.now() - record.created_at).total_seconds()
+        age = age_seconds(record)
         target = settings.BACKUP_RPO_TARGET
         over = record.status == BackupRecord.Status.OK and age > target
         return format_html(
-            '<span class="{}">{} ({})</span>', "errornote" if over else "", _duration(age), _duration(target)
+            '<span class="{}">{} ({})</span>',
+            "errornote" if over else "",
+            duration_text(age),
+            duration_text(target),
         )
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"

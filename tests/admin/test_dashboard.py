@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from projections import dashboard
-from projections.dashboard import BackupAge, _duration
+from projections.dashboard import BackupAge, duration_text
 from tests.conftest import project_everything
 
 
@@ -80,4 +80,4 @@ def test_backup_age_without_a_backup_is_none() -> None:
     ],
 )
 def test_durations_read_like_a_person_says_them(seconds: float, text: str) -> None:
-    assert _duration(seconds) == text
+    assert duration_text(seconds) == text

@@ -104,7 +104,7 @@ def test_finance_sees_daily_sales_as_money(users: dict[str, Any], client_as: Cal
     sales = client.get("/admin/projections/dailysales/").content.decode()
     stats = client.get("/admin/projections/customerstats/").content.decode()
 
-    assert "75.00 USD" in sales and "5.00 USD" in sales and "70.00 USD" in sales
+    assert "75.00 USD" in sales and ">5.00 USD<" in sales and "70.00 USD" in sales
     assert f"{users['customer'].username} (id {users['customer'].pk})" in stats
     assert "70.00 USD" in stats
 
