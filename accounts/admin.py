@@ -114,8 +114,6 @@ class RoleAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        if not self.has_view_permission(request):
-            return Group.objects.none()
         return super().get_queryset(request).annotate(member_count=Count("user"))
 
     @admin.display(description="users", ordering="member_count")

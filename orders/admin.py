@@ -143,11 +143,6 @@ class EventLogAdmin(ReadOnlyAdmin):
         "stored_payload_json",
     )
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        if not self.has_view_permission(request):
-            return StoredEvent.objects.none()
-        return super().get_queryset(request)
-
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return EventChangeList
 
@@ -242,11 +237,6 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     fields = ("user", "key", "fingerprint", "status_code", "created", "response_json", "headers_json")
     readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        if not self.has_view_permission(request):
-            return IdempotencyRecord.objects.none()
-        return super().get_queryset(request)
 
     @admin.display(description="created", ordering="created_at")
     def created(self, record: IdempotencyRecord) -> str:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Q, Value
+from django.db.models import Q, QuerySet, Value
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
@@ -82,12 +82,16 @@ class LabelledChangeList(ChangeList):
 class RoleAwareAdmin(ObjectPermissionsModelAdmin):
     """Asks django-rules for every permission, with the object where there is one.
 
-    ``ObjectPermissionsModelAdmin`` checks objects but does not filter lists: each subclass filters
-    ``get_queryset`` by what the user may see.
+    ``ObjectPermissionsModelAdmin`` checks objects but does not filter lists: a list is empty for a
+    user without the view permission, and subclasses whose rows are visible one by one filter further.
     """
 
     class Media:
         css = {"all": ("orders/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        return queryset if self.has_view_permission(request) else queryset.none()
 
 
 class ReadOnlyAdmin(RoleAwareAdmin):

@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.http import HttpRequest
 
 from orders.admin_display import RoleAwareAdmin, money
@@ -65,11 +65,6 @@ class ProductAdmin(RoleAwareAdmin):
     list_display = ("sku", "name", "price_display", "active", "stock_on_hand")
     list_filter = ("active",)
     search_fields = ("sku", "name")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        if not self.has_view_permission(request):
-            return Product.objects.none()
-        return super().get_queryset(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

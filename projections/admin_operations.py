@@ -23,14 +23,8 @@ from projections.status import ProjectionStatus, projection_status
 logger = logging.getLogger(__name__)
 
 
-class RulesFilteredAdmin(ReadOnlyAdmin):
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        return queryset if self.has_view_permission(request) else queryset.none()
-
-
 @admin.register(DailySales)
-class DailySalesAdmin(RulesFilteredAdmin):
+class DailySalesAdmin(ReadOnlyAdmin):
     list_display = ("day", "orders_placed", "gross_display", "refunds_display", "net_display")
     list_filter = (("day", admin.DateFieldListFilter),)
     ordering = ("-day",)
@@ -51,7 +45,7 @@ class DailySalesAdmin(RulesFilteredAdmin):
 
 
 @admin.register(CustomerStats)
-class CustomerStatsAdmin(RulesFilteredAdmin):
+class CustomerStatsAdmin(ReadOnlyAdmin):
     list_display = ("customer", "orders_placed", "value_display", "last_order")
     ordering = ("-lifetime_value",)
     search_fields = ("=customer_id",)
@@ -130,7 +124,7 @@ def retry(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
 
 
 @admin.register(ProjectionCheckpoint)
-class ProjectionCheckpointAdmin(RulesFilteredAdmin):
+class ProjectionCheckpointAdmin(ReadOnlyAdmin):
     list_display = (
         "name",
         "state_display",
