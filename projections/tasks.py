@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from projections import runner
 from projections.projectors import PROJECTORS
@@ -13,19 +14,43 @@ from projections.projectors import PROJECTORS
 def run_projections() -> dict[str, str]:
     """Catch every projection up. If committed events are not yet safe to read (an older transaction
     is still open), look again shortly rather than waiting for the next beat."""
+    cache.delete(_pending_key())  # before reading: what commits from now on needs a nudge of its own
     outcomes = {}
     held_back = False
     for name, projector in PROJECTORS.items():
         outcome, _ = runner.catch_up(projector, batch_size=settings.PROJECTION_BATCH_SIZE)
         outcomes[name] = outcome.value
-        held_back |= outcome is runner.Outcome.IDLE and runner.has_pending(name)
-    if held_back:  # every projection had its turn; look again shortly for what was not readable yet
-        nudge(countdown=settings.PROJECTION_RECHECK_DELAY)
+        # Idle with events pending: not readable yet. Busy: another runner holds it and may have
+        # read before the newest commit. Either way, look again shortly rather than at the next beat.
+        held_back |= outcome is runner.Outcome.BUSY or (
+            outcome is runner.Outcome.IDLE and runner.has_pending(name)
+        )
+    if held_back:
+        cache.set(_pending_key(), True, timeout=PENDING_TTL)
+        run_projections.apply_async(countdown=settings.PROJECTION_RECHECK_DELAY)
     return outcomes
 
 
-def nudge(countdown: float | None = None) -> None:
-    run_projections.apply_async(countdown=countdown)
+# A run that is queued and not yet started reads everything committed before it starts, so further
+# nudges until then add nothing: one message per burst of commits instead of one per commit. If the
+# message is lost after all, the flag expires and beat catches up meanwhile.
+PENDING_TTL = 10  # seconds
+
+
+def nudge() -> None:
+    """Queue a catch-up of every projection, unless one is queued and has not started yet."""
+    key = _pending_key()
+    if not cache.add(key, True, timeout=PENDING_TTL):
+        return
+    try:
+        run_projections.apply_async()
+    except Exception:
+        cache.delete(key)
+        raise
+
+
+def _pending_key() -> str:
+    return f"projections:run-pending:{current_app.conf.task_default_queue}"
 
 
 @shared_task(ignore_result=True, acks_late=False)

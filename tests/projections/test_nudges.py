@@ -1,0 +1,90 @@
+"""Nudges through the real Redis broker: one queued catch-up per burst of commits, never none."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from config.celery import app as celery_app
+from orders import store
+from projections import runner, tasks
+from projections.models import ProjectionCheckpoint
+from tests.conftest import run_in_threads
+from tests.projections.test_runner import created
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    """A queue of this test's own, so the messages in it can be counted."""
+    name = f"test-nudges-{uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = name
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield name
+    celery_app.conf.task_default_queue = previous
+    client.delete(name)
+
+
+def queued(queue: str) -> int:
+    return int(redis.Redis.from_url(settings.REDIS_URL).llen(queue))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nudges_before_the_run_starts_send_one_message_and_the_run_reopens_the_gate(queue: str) -> None:
+    for _ in range(5):
+        tasks.nudge()
+    assert queued(queue) == 1
+
+    tasks.run_projections()  # what the worker does with that message
+    tasks.nudge()
+
+    assert queued(queue) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nudge_that_could_not_be_sent_does_not_hold_back_the_next(queue: str, monkeypatch: Any) -> None:
+    def broker_down(**kwargs: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.run_projections, "apply_async", broker_down)
+    with pytest.raises(ConnectionError):
+        tasks.nudge()
+    monkeypatch.undo()
+
+    tasks.nudge()
+
+    assert queued(queue) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_projection_busy_elsewhere_is_looked_at_again_shortly(queue: str) -> None:
+    store.append(uuid4(), 0, [created("X")])
+    runner.checkpoint_for("order_summary")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold(_: int) -> None:
+        with transaction.atomic():
+            ProjectionCheckpoint.objects.select_for_update().get(name="order_summary")
+            locked.set()
+            assert release.wait(10)
+
+    holder = threading.Thread(target=lambda: run_in_threads(hold, 1))
+    holder.start()
+    assert locked.wait(10)
+    try:
+        outcomes = tasks.run_projections()
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert outcomes["order_summary"] == runner.Outcome.BUSY
+    assert queued(queue) == 1  # the re-check
+    tasks.nudge()
+    assert queued(queue) == 1  # the re-check is pending: a commit now needs no message of its own
