@@ -17,22 +17,39 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 
 from config.errors import ConcurrencyConflict
+from config.prepared import prepared_cursor
 from orders.events import Event, from_payload
 from orders.models import StoredEvent
 from recovery import personal_data
 
 VERSION_CONSTRAINT = "event_log_stream_version_key"
 
-_APPEND_SQL = """
+# The append statements are prepared once per connection (config.prepared); casts fix their types.
+# Each inserts only if version ``expected`` exists (or is 0): an append beyond the end is a conflict.
+
+# One event, as most commands write: one row, cheaper for PostgreSQL than unnesting arrays.
+_APPEND_ONE_SQL = """
 INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata)
-SELECT %(stream_id)s, %(expected)s + e.ord, e.event_type, e.schema_version, e.payload, %(metadata)s::jsonb
-FROM unnest(%(types)s::text[], %(schema_versions)s::smallint[], %(payloads)s::jsonb[])
+SELECT %(stream_id)s::uuid, %(expected)s::integer + 1, %(type)s::text, %(schema_version)s::smallint,
+       %(payload)s::jsonb, %(metadata)s::jsonb
+WHERE %(expected)s::integer = 0
+   OR EXISTS (SELECT 1 FROM event_log
+              WHERE stream_id = %(stream_id)s::uuid AND version = %(expected)s::integer)
+RETURNING position, version, recorded_at, transaction_id::text
+"""
+
+_APPEND_MANY_SQL = """
+INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata)
+SELECT %(stream_id)s::uuid, %(expected)s::integer + e.ord, e.event_type, e.schema_version, e.payload,
+       %(metadata)s::jsonb
+FROM unnest(%(types)b::text[], %(schema_versions)b::smallint[], %(payloads)b::jsonb[])
      WITH ORDINALITY AS e(event_type, schema_version, payload, ord)
-WHERE %(expected)s = 0
-   OR EXISTS (SELECT 1 FROM event_log WHERE stream_id = %(stream_id)s AND version = %(expected)s)
+WHERE %(expected)s::integer = 0
+   OR EXISTS (SELECT 1 FROM event_log
+              WHERE stream_id = %(stream_id)s::uuid AND version = %(expected)s::integer)
 ORDER BY e.ord
 RETURNING position, version, recorded_at, transaction_id::text
 """
@@ -51,12 +68,12 @@ class RecordedEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-# Django hands jsonb over as text (its JSONField decodes it); load() decodes these rows itself.
+# Django's connection hands jsonb over as text (its JSONField decodes it); load() decodes it itself.
 _LOAD_SQL = """
 SELECT position, stream_id, version, event_type, schema_version, payload, metadata, recorded_at,
        transaction_id::text
 FROM event_log
-WHERE stream_id = %s"""
+WHERE stream_id = %s::uuid"""
 
 
 def append(
@@ -73,18 +90,26 @@ def append(
     if not events:
         return []
     metadata = metadata or {}
-    params = {
+    # Personal fields are encrypted per customer on the way in (recovery.personal_data).
+    payloads = [json.dumps(payload) for payload in personal_data.seal_payloads(stream_id, events)]
+    params: dict[str, Any] = {
         "stream_id": stream_id,
         "expected": expected_version,
         "metadata": json.dumps(metadata),
-        "types": [event.type for event in events],
-        "schema_versions": [event.schema_version for event in events],
-        # Personal fields are encrypted per customer on the way in (recovery.personal_data).
-        "payloads": [json.dumps(payload) for payload in personal_data.seal_payloads(stream_id, events)],
     }
+    if len(events) == 1:
+        sql = _APPEND_ONE_SQL
+        params |= {"type": events[0].type, "schema_version": events[0].schema_version, "payload": payloads[0]}
+    else:
+        sql = _APPEND_MANY_SQL
+        params |= {
+            "types": [event.type for event in events],
+            "schema_versions": [event.schema_version for event in events],
+            "payloads": payloads,
+        }
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(_APPEND_SQL, params)
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params, prepare=True)
             rows = sorted(cursor.fetchall(), key=lambda row: row[1])  # by version
     except IntegrityError as exc:
         if _violates(exc, VERSION_CONSTRAINT):
@@ -111,11 +136,11 @@ def load(
     """The stream's events, oldest first, as current schema versions; optionally only a past prefix."""
     sql, params = _LOAD_SQL, [stream_id]
     if up_to_version is not None:
-        sql, params = sql + " AND version <= %s", [*params, up_to_version]
+        sql, params = sql + " AND version <= %s::integer", [*params, up_to_version]
     if up_to_time is not None:
-        sql, params = sql + " AND recorded_at <= %s", [*params, up_to_time]
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " ORDER BY version", params)
+        sql, params = sql + " AND recorded_at <= %s::timestamptz", [*params, up_to_time]
+    with prepared_cursor() as cursor:
+        cursor.execute(sql + " ORDER BY version", params, prepare=True)
         rows = [
             EventRow(
                 position, stream, version, kind, schema, json.loads(payload), json.loads(meta), at, int(xid)

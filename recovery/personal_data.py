@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connection
 
 from config.errors import InvalidTransition
+from config.prepared import prepared_cursor
 from orders.events import ERASED, EVENT_TYPES, Event, Payload
 from recovery import keys
 from recovery.models import DataKey
@@ -122,12 +123,10 @@ class KeyRing:
 
         Never waits on another writer: a new key is a plain INSERT of a row of its own.
         """
-        rows = list(
-            DataKey.objects.filter(customer_id=customer_id)
-            .order_by("id")
-            .values_list("id", "wrapped_key", "master_key_id", "erased_at")
-        )
-        if any(erased_at is not None for *_, erased_at in rows):
+        with prepared_cursor() as cursor:
+            cursor.execute(_WRITER_KEYS_SQL, [customer_id], prepare=True)
+            rows = cursor.fetchall()
+        if any(erased for *_, erased in rows):
             raise CustomerDataErased(
                 "this customer's personal data was erased; no new personal data is recorded for them",
                 details={"customer": customer_id},
@@ -148,6 +147,13 @@ class KeyRing:
             master_key_id=keys.master_key_id(master),
         )
         return DataCipher(created.pk, customer_id, AESGCM(data_key))
+
+
+# Every append of personal data runs it: plain SQL, prepared (config.prepared), not the ORM.
+_WRITER_KEYS_SQL = """
+SELECT id, wrapped_key, master_key_id, erased_at IS NOT NULL
+FROM recovery_datakey WHERE customer_id = %s::bigint ORDER BY id
+"""
 
 
 def _unwrap_with(customer_id: int, wrapped: bytes, master_id: str, masters: dict[str, bytes]) -> AESGCM:
@@ -275,16 +281,19 @@ def _customer_of(stream_id: UUID, events: Sequence[Event]) -> int:
         if isinstance(customer_id, int):
             return customer_id
     if stream_id not in _STREAM_CUSTOMERS:
-        from orders.models import StoredEvent
-
-        customer_id = (
-            StoredEvent.objects.filter(stream_id=stream_id, version=1)
-            .values_list("payload__customer_id", flat=True)
-            .first()
-        )
+        with prepared_cursor() as cursor:
+            cursor.execute(_STREAM_CUSTOMER_SQL, [stream_id], prepare=True)
+            row = cursor.fetchone()
+        customer_id = json.loads(row[0]) if row is not None and row[0] is not None else None
         if not isinstance(customer_id, int):
             raise PersonalDataError(f"stream {stream_id} names no customer to encrypt personal data for")
         if len(_STREAM_CUSTOMERS) >= _STREAM_CACHE_LIMIT:
             _STREAM_CUSTOMERS.clear()
         _STREAM_CUSTOMERS[stream_id] = customer_id
     return _STREAM_CUSTOMERS[stream_id]
+
+
+# The log is append-only: a stream's first event, and so its customer, never changes once written.
+_STREAM_CUSTOMER_SQL = (
+    "SELECT payload -> 'customer_id' FROM event_log WHERE stream_id = %s::uuid AND version = 1"
+)

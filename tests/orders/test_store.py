@@ -145,3 +145,41 @@ def test_writers_on_different_streams_do_not_wait_for_each_other() -> None:
     results = run_in_threads(slow_writer, 2, timeout=20)
     assert results == [None, None]
     assert StoredEvent.objects.count() == 2
+
+
+def prepared_statements() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {" ".join(statement.split()) for (statement,) in cursor.fetchall()}
+
+
+def test_the_write_path_statements_are_prepared_once_per_connection() -> None:
+    stream = uuid4()
+    store.append(stream, 0, [note(1)])
+    store.append(stream, 1, [note(2), note(3)])
+    store.load(stream)
+
+    statements = prepared_statements()
+
+    assert any(s.startswith("INSERT INTO event_log") and "unnest" not in s for s in statements)
+    assert any(s.startswith("INSERT INTO event_log") and "unnest" in s for s in statements)
+    assert any(s.startswith("SELECT position, stream_id, version") for s in statements)
+
+
+def test_without_prepared_statements_the_store_works_the_same() -> None:
+    connection.ensure_connection()
+    raw = connection.connection
+    previous, raw.prepare_threshold = raw.prepare_threshold, None  # DB_PREPARED_STATEMENTS=false
+    try:
+        stream = uuid4()
+        store.append(stream, 0, [note(1)])
+        store.append(stream, 1, [note(2), note(3)])
+        with pytest.raises(ConcurrencyConflict), transaction.atomic():
+            store.append(stream, 5, [note(9)])
+        loaded = store.load(stream)
+        statements = prepared_statements()
+    finally:
+        raw.prepare_threshold = previous
+
+    assert [r.event for r in loaded] == [note(1), note(2), note(3)]
+    assert not any("event_log" in s for s in statements)

@@ -1,0 +1,32 @@
+"""Prepared statements for the few queries every command runs, on Django's own connection.
+
+Django binds parameters on the client and never prepares (it keeps connection poolers working), so
+PostgreSQL parses and plans each statement anew, and psycopg quotes every array element in Python. For
+the statements on the write path (load a stream, append to it) that cost more than the rest of a
+command; bench/ profiles). ``prepared_cursor`` gives a psycopg cursor with server-side binding on the
+same connection, inside the same transaction, whose ``execute(..., prepare=True)`` parses a statement
+once per connection.
+
+It does what ``connection.cursor()`` does first (health check, connect, thread and broken-transaction
+checks) and turns database errors into Django's, so callers catch the same exceptions as elsewhere.
+Statements must not depend on a transaction-pooling proxy keeping the session: deploy without one, or
+in session mode (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from django.db import connection
+
+
+@contextmanager
+def prepared_cursor() -> Iterator[psycopg.Cursor]:
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
