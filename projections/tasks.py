@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
+import redis
 from celery import current_app, shared_task
 from django.conf import settings
-from django.core.cache import cache
 
 from projections import runner
 from projections.projectors import PROJECTORS
@@ -14,7 +16,7 @@ from projections.projectors import PROJECTORS
 def run_projections() -> dict[str, str]:
     """Catch every projection up. If committed events are not yet safe to read (an older transaction
     is still open), look again shortly rather than waiting for the next beat."""
-    cache.delete(_pending_key())  # before reading: what commits from now on needs a nudge of its own
+    _redis().delete(_pending_key())  # before reading: what commits from now on needs a nudge of its own
     outcomes = {}
     held_back = False
     for name, projector in PROJECTORS.items():
@@ -26,7 +28,7 @@ def run_projections() -> dict[str, str]:
             outcome is runner.Outcome.IDLE and runner.has_pending(name)
         )
     if held_back:
-        cache.set(_pending_key(), True, timeout=PENDING_TTL)
+        _redis().set(_pending_key(), 1, ex=PENDING_TTL)
         run_projections.apply_async(countdown=settings.PROJECTION_RECHECK_DELAY)
     return outcomes
 
@@ -40,17 +42,24 @@ PENDING_TTL = 10  # seconds
 def nudge() -> None:
     """Queue a catch-up of every projection, unless one is queued and has not started yet."""
     key = _pending_key()
-    if not cache.add(key, True, timeout=PENDING_TTL):
+    if not _redis().set(key, 1, nx=True, ex=PENDING_TTL):
         return
     try:
         run_projections.apply_async()
     except Exception:
-        cache.delete(key)
+        _redis().delete(key)
         raise
 
 
 def _pending_key() -> str:
     return f"projections:run-pending:{current_app.conf.task_default_queue}"
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    # One client per process: building one (as the cache framework does per call) costs more than
+    # the command it sends, and every commit sends one.
+    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 @shared_task(ignore_result=True, acks_late=False)

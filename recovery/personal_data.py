@@ -28,7 +28,6 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.db import connection
 
 from config.errors import InvalidTransition
 from config.prepared import prepared_cursor
@@ -85,7 +84,7 @@ _KEYS_SQL = """
 SELECT k.id, k.customer_id, k.wrapped_key, k.master_key_id,
        EXISTS (SELECT 1 FROM recovery_datakey t
                WHERE t.customer_id = k.customer_id AND t.erased_at IS NOT NULL)
-FROM recovery_datakey k WHERE k.id = ANY(%s)
+FROM recovery_datakey k WHERE k.id = ANY(%s::bigint[])
 """
 
 
@@ -100,8 +99,8 @@ class KeyRing:
         if not wanted:
             return
         masters = keys.master_keys()
-        with connection.cursor() as cursor:
-            cursor.execute(_KEYS_SQL, [sorted(wanted)])
+        with prepared_cursor() as cursor:
+            cursor.execute(_KEYS_SQL, [sorted(wanted)], prepare=True)
             found = cursor.fetchall()
         for key_id, customer_id, wrapped, master_id, erased in found:
             if wrapped is None or erased:

@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.request import Request
 
 from config.errors import IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
+from config.prepared import prepared_cursor
 from orders.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -75,7 +76,7 @@ def run_once(
             return record.response, True
 
         def remember(response: StoredResponse) -> None:
-            with connection.cursor() as cursor:
+            with prepared_cursor() as cursor:
                 cursor.execute(
                     _INSERT_SQL,
                     [
@@ -86,20 +87,22 @@ def run_once(
                         json.dumps(response.body),
                         json.dumps(response.headers),
                     ],
+                    prepare=True,
                 )
 
         return execute(remember), False
 
 
-# Plain SQL rather than the ORM: every write request runs both, and building the queries through the
-# ORM cost more than running them (profile of the command bus, bench/).
+# Plain SQL rather than the ORM, prepared (config.prepared): every write request with a key runs all
+# three, and building them through the ORM cost more than running them (profile of the bus, bench/).
+_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(%s::bigint)"
 _SELECT_SQL = """
 SELECT id, created_at, fingerprint, status_code, response_body, response_headers
-FROM orders_idempotencyrecord WHERE user_id = %s AND key = %s
+FROM orders_idempotencyrecord WHERE user_id = %s::bigint AND key = %s::text
 """
 _INSERT_SQL = """
 INSERT INTO orders_idempotencyrecord (user_id, key, fingerprint, status_code, response_body, response_headers)
-VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb)
+VALUES (%s::bigint, %s::text, %s::text, %s::integer, %s::jsonb, %s::jsonb)
 """
 
 
@@ -111,8 +114,8 @@ class _Record(NamedTuple):
 
 
 def _stored(user_id: int, key: str) -> _Record | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_SELECT_SQL, [user_id, key])
+    with prepared_cursor() as cursor:
+        cursor.execute(_SELECT_SQL, [user_id, key], prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -124,8 +127,8 @@ def _stored(user_id: int, key: str) -> _Record | None:
 def _lock_or_refuse(user_id: int, key: str) -> None:
     digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
     lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+    with prepared_cursor() as cursor:
+        cursor.execute(_LOCK_SQL, [lock_id], prepare=True)
         (locked,) = cursor.fetchone()
     if not locked:
         raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress")
