@@ -76,7 +76,8 @@ class Node:
             ],
         )
         schedule = self.scratch / "celerybeat-schedule"
-        self._spawn("beat", [*celery, "beat", "--loglevel=INFO", "--schedule", str(schedule)])
+        beat = [str(BIN / "celery"), "-A", "config.beat", "beat"]  # the Django-free app, as deployed
+        self._spawn("beat", [*beat, "--loglevel=INFO", "--schedule", str(schedule)])
         self.wait_until_serving()
 
     def _spawn(self, name: str, command: list[str]) -> None:
