@@ -12,6 +12,7 @@ ignored), hence the hook. Without them it serves plain HTTP for a load balancer 
 
 from __future__ import annotations
 
+import gc
 import os
 import ssl
 from pathlib import Path
@@ -94,7 +95,11 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def pre_fork(server: Any, worker: Any) -> None:
     """No database connection crosses a fork: two processes on one socket would garble each other's
-    traffic. (With preload_app, anything the app did at import ran in this master process.)"""
+    traffic. (With preload_app, anything the app did at import ran in this master process.)
+
+    The loaded app is then frozen out of the garbage collector's reach: a collection in a worker would
+    otherwise write to every object the master made, copying the pages the workers share."""
     from django.db import connections
 
     connections.close_all()
+    gc.freeze()

@@ -78,7 +78,11 @@ def test_database_and_redis_urls_carry_their_tls_settings_to_every_client() -> N
 
     assert result.returncode == 0, result.stderr
     dumped = json.loads(result.stdout)
-    assert dumped["db_options"] == {"sslmode": "verify-full", "sslrootcert": "/etc/pg-ca.pem"}
+    assert dumped["db_options"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/pg-ca.pem",
+        "prepare_threshold": 5,  # the write path's prepared statements (config.prepared)
+    }
     assert dumped["cache_connection"] == dumped["throttle_connection"] == "SSLConnection"
     assert dumped["broker_url"] == "rediss://redis.internal:6380/0"
     # kombu alone would connect with CERT_NONE (no verification) to a rediss:// URL without options.
