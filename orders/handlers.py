@@ -21,12 +21,13 @@ from uuid import UUID, uuid4
 import rules
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from accounts.roles import Role, actor_id
 from config.errors import ApplicationError, ConcurrencyConflict, NotFound, PermissionDenied, ValidationError
 from config.metrics import COMMANDS
+from config.prepared import prepared_cursor
 from orders import commands as c
 from orders import inventory, store
 from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
@@ -183,21 +184,32 @@ def _no_lookups(command: c.Command, order: Order, actor: Actor) -> DecisionConte
     return _context()
 
 
+# Plain SQL, prepared (config.prepared), as every order's creation runs both (profile of the bus, bench/).
+_CUSTOMER_SQL = """
+SELECT u.first_name, u.last_name, u.username, u.email FROM accounts_user u
+WHERE u.id = %(id)s::bigint AND u.is_active
+  AND EXISTS (SELECT 1 FROM accounts_user_groups m JOIN auth_group g ON g.id = m.group_id
+              WHERE m.user_id = u.id AND g.name = %(role)s::text)
+"""
+_ORDER_NUMBER_SQL = "SELECT nextval('order_number_seq')"
+
+
 def _customer(customer_id: int) -> CustomerInfo | None:
-    user = (
-        get_user_model()
-        .objects.filter(pk=customer_id, is_active=True, groups__name=Role.CUSTOMER)
-        .only("pk", "first_name", "last_name", "username", "email")
-        .first()
-    )
-    if user is None:
+    if not 0 < customer_id < 2**63:
+        return None  # beyond a bigint key: nobody (and PostgreSQL would refuse the parameter)
+    with prepared_cursor() as cursor:
+        cursor.execute(_CUSTOMER_SQL, {"id": customer_id, "role": Role.CUSTOMER.value}, prepare=True)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return CustomerInfo(id=user.pk, name=user.get_full_name() or user.get_username(), email=user.email)
+    first_name, last_name, username, email = row
+    user = get_user_model()(first_name=first_name, last_name=last_name, username=username)
+    return CustomerInfo(id=customer_id, name=user.get_full_name() or user.get_username(), email=email)
 
 
 def _next_order_number() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('order_number_seq')")
+    with prepared_cursor() as cursor:
+        cursor.execute(_ORDER_NUMBER_SQL, prepare=True)
         (number,) = cursor.fetchone()
     return f"ORD-{number:06d}"
 
