@@ -88,8 +88,8 @@ class BusRequest:
 def dispatch_with_key(
     command: c.Command, *, actor: Any, on_commit: Callable[[DispatchResult], None] | None = None
 ) -> DispatchResult:
-    """Dispatch like the API does for a write with an Idempotency-Key: advisory lock, look-up, and the
-    key's record stored in the command's transaction (the response body is reduced to id and version)."""
+    """Dispatch like the API does for a write with an Idempotency-Key: advisory lock, look-up and the
+    key's record, all in the command's transaction (the response body is reduced to id and version)."""
     key = uuid4().hex
     request = BusRequest(
         user=actor,
@@ -100,7 +100,9 @@ def dispatch_with_key(
     )
     results: list[DispatchResult] = []
 
-    def execute(remember: Callable[[idempotency.StoredResponse], None]) -> idempotency.StoredResponse:
+    def execute(
+        claim: Callable[[], None], remember: Callable[[idempotency.StoredResponse], None]
+    ) -> idempotency.StoredResponse:
         def on_success(result: DispatchResult) -> None:
             results.append(result)
             response = idempotency.StoredResponse(
@@ -110,7 +112,7 @@ def dispatch_with_key(
             if on_commit is not None:
                 transaction.on_commit(lambda: on_commit(result))  # runs right after COMMIT
 
-        dispatch(command, actor=actor, on_success=on_success)
+        dispatch(command, actor=actor, guard=claim, on_success=on_success)
         return idempotency.StoredResponse(200, {}, {})
 
     idempotency.run_once(request, key, execute)  # type: ignore[arg-type]  # a duck-typed request

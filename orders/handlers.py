@@ -42,6 +42,15 @@ class UnknownCommand(TypeError):
     """No handler is registered for this command type."""
 
 
+class AlreadyHandled(Exception):  # a signal to the caller, not an error
+    """Raised by a dispatch ``guard``: this request already took effect (an idempotent replay), so the
+    command does not run again. ``answer`` is what the guard hands back to its caller."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__("already handled")
+        self.answer = answer
+
+
 @dataclass(frozen=True)
 class Handler:
     permission: str
@@ -78,8 +87,14 @@ def dispatch(
     actor: Actor,
     correlation_id: UUID | None = None,
     causation_id: UUID | None = None,
+    guard: Callable[[], None] | None = None,
     on_success: Callable[[DispatchResult], None] | None = None,
 ) -> DispatchResult:
+    """Run ``command`` as ``actor`` in one transaction, retried after a lost race.
+
+    ``guard`` runs first in each attempt's transaction (the API takes its Idempotency-Key there and may
+    raise ``AlreadyHandled``); ``on_success`` runs last in it, after the events are appended.
+    """
     with _outcome_counted(command):
         handler = HANDLERS.get(type(command))
         if handler is None:
@@ -95,6 +110,8 @@ def dispatch(
 
         def commit_once() -> DispatchResult:
             with transaction.atomic():
+                if guard is not None:
+                    guard()
                 result = _dispatch_once(
                     command, handler, actor=actor, metadata=metadata, command_id=command_id
                 )
@@ -126,13 +143,16 @@ def _retrying(commit_once: Callable[[], DispatchResult], *, attempts: int) -> Di
 
 @contextmanager
 def _outcome_counted(command: c.Command) -> Iterator[None]:
-    """Count the command by its final outcome: "ok", the ApplicationError's code, or "error"."""
+    """Count the command by its final outcome: "ok", "replayed", the ApplicationError's code, or "error"."""
     outcome = "error"
     try:
         yield
         outcome = "ok"
     except ApplicationError as exc:
         outcome = exc.code
+        raise
+    except AlreadyHandled:
+        outcome = "replayed"
         raise
     finally:
         COMMANDS.labels(command=command.name, outcome=outcome).inc()

@@ -1,9 +1,10 @@
 """Idempotency-Key for write requests (SPEC §6).
 
 The same key and the same request replay the stored response; the same key with another request is
-refused (422); a second request while the first still runs is refused (409). The record is written in
-the command's own transaction, through the bus's ``on_success`` hook: a key is remembered exactly when
-its command took effect, and a command that was rejected can be retried with the same key.
+refused (422); a second request while the first still runs is refused (409). The key is taken and the
+record written in the command's own transaction, through the bus's ``guard`` and ``on_success`` hooks:
+a key is remembered exactly when its command took effect, and a command that was rejected can be
+retried with the same key.
 
 "In flight" is a transaction-scoped advisory lock on (user, key): the first request holds it until it
 commits, a concurrent one fails to take it at once.
@@ -19,12 +20,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from rest_framework.request import Request
 
 from config.errors import IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
 from config.prepared import prepared_cursor
+from orders.handlers import AlreadyHandled
 from orders.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -56,15 +57,20 @@ def fingerprint(request: Request) -> str:
 
 
 def run_once(
-    request: Request, key: str, execute: Callable[[Callable[[StoredResponse], None]], StoredResponse]
+    request: Request,
+    key: str,
+    execute: Callable[[Callable[[], None], Callable[[StoredResponse], None]], StoredResponse],
 ) -> tuple[StoredResponse, bool]:
     """Run ``execute`` unless this key already ran; return the response and whether it is a replay.
 
-    ``execute`` receives a ``remember`` callback to call, inside the command's transaction, with the
-    response to store.
+    ``execute(claim, remember)`` dispatches the command with ``claim`` as the bus's guard (first thing
+    in the command's transaction: take the key, or raise ``AlreadyHandled`` with the stored response)
+    and calls ``remember`` in that transaction with the response to store. One transaction, so a lost
+    race is retried by the bus with the key taken again, and a duplicate that won meanwhile replays.
     """
     user_id, print_ = request.user.pk, fingerprint(request)
-    with transaction.atomic():
+
+    def claim() -> None:
         _lock_or_refuse(user_id, key)
         record = _stored(user_id, key)
         if record is not None and record.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
@@ -73,24 +79,27 @@ def run_once(
         if record is not None:
             if record.fingerprint != print_:
                 raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
-            return record.response, True
+            raise AlreadyHandled(record.response)
 
-        def remember(response: StoredResponse) -> None:
-            with prepared_cursor() as cursor:
-                cursor.execute(
-                    _INSERT_SQL,
-                    [
-                        user_id,
-                        key,
-                        print_,
-                        response.status,
-                        json.dumps(response.body),
-                        json.dumps(response.headers),
-                    ],
-                    prepare=True,
-                )
+    def remember(response: StoredResponse) -> None:
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                _INSERT_SQL,
+                [
+                    user_id,
+                    key,
+                    print_,
+                    response.status,
+                    json.dumps(response.body),
+                    json.dumps(response.headers),
+                ],
+                prepare=True,
+            )
 
-        return execute(remember), False
+    try:
+        return execute(claim, remember), False
+    except AlreadyHandled as replay:
+        return replay.answer, True
 
 
 # Plain SQL rather than the ORM, prepared (config.prepared): every write request with a key runs all

@@ -29,7 +29,7 @@ def run_command(request: Request, command: Command, *, status: int = 200) -> Res
     """Dispatch ``command`` as the request's user; answer the order as the write side now sees it."""
     key = idempotency.request_key(request)
 
-    def execute(remember: Any = None) -> idempotency.StoredResponse:
+    def execute(claim: Any = None, remember: Any = None) -> idempotency.StoredResponse:
         answered: list[idempotency.StoredResponse] = []
 
         def on_success(result: DispatchResult) -> None:  # inside the command's transaction
@@ -38,7 +38,13 @@ def run_command(request: Request, command: Command, *, status: int = 200) -> Res
             if remember is not None:
                 remember(response)
 
-        dispatch(command, actor=request.user, correlation_id=correlation_id(request), on_success=on_success)
+        dispatch(
+            command,
+            actor=request.user,
+            correlation_id=correlation_id(request),
+            guard=claim,
+            on_success=on_success,
+        )
         return answered[0]
 
     if key is None:

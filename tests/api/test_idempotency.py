@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
+from orders import events as e
+from orders import store
 from orders.models import IdempotencyRecord, StoredEvent
 from orders.tasks import expire_idempotency_keys
 from tests.conftest import run_in_threads
@@ -150,3 +155,52 @@ def test_concurrent_requests_with_one_key_execute_exactly_once(
     executed = [r for r in responses if r.status_code == 200 and "Idempotent-Replayed" not in r]
     assert len(executed) == 1
     assert payments() == 1
+
+
+def commands_counted(command: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("commands_total", {"command": command, "outcome": outcome}) or 0.0
+
+
+def test_a_replay_is_counted_as_replayed_not_as_a_command_run(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+) -> None:
+    order, finance = new_order(place=True), client_for(users["finance"])
+    ran, replayed = commands_counted("RecordPayment", "ok"), commands_counted("RecordPayment", "replayed")
+
+    assert pay(finance, order, "counted").status_code == 200
+    assert pay(finance, order, "counted").status_code == 200
+
+    assert commands_counted("RecordPayment", "ok") == ran + 1
+    assert commands_counted("RecordPayment", "replayed") == replayed + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keyed_request_that_loses_a_race_is_retried_and_remembered_once(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+) -> None:
+    """A rival takes the order's next version while the keyed payment decides; the bus retries the
+    whole transaction, key included, and the retry's response is the one stored."""
+    order, finance = new_order(place=True), client_for(users["finance"])
+    rival_appended, note = threading.Event(), e.OrderNoteAdded(note_id=99, text="rival")
+
+    def race(i: int) -> Any:
+        if i == 0:  # the rival: holds the next version uncommitted for a moment
+            with transaction.atomic():
+                store.append(UUID(order["id"]), order["version"], [note])
+                rival_appended.set()
+                time.sleep(0.5)
+            return "rival"
+        assert rival_appended.wait(10)
+        return pay(finance, order, "raced")
+
+    rival, paid = run_in_threads(race, 2)
+
+    assert rival == "rival"
+    assert paid.status_code == 200, paid.json()
+    assert paid.json()["version"] == order["version"] + 2  # after the rival's note
+    assert payments() == 1
+    record = IdempotencyRecord.objects.get(key="raced")
+    assert record.response_body == paid.json()
+    replay = pay(finance, order, "raced")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == paid.json()
