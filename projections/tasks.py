@@ -27,8 +27,7 @@ def run_projections() -> dict[str, str]:
         held_back |= outcome is runner.Outcome.BUSY or (
             outcome is runner.Outcome.IDLE and runner.has_pending(name)
         )
-    if held_back:
-        _redis().set(_pending_key(), 1, ex=PENDING_TTL)
+    if held_back:  # not coalesced: a commit meanwhile still sends its own nudge, run at once
         run_projections.apply_async(countdown=settings.PROJECTION_RECHECK_DELAY)
     return outcomes
 
