@@ -35,13 +35,15 @@ DEFAULT_BATCH_SIZE = 500
 # the event being applied, so they never mark it as poison.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
+# ORDER BY names the table's columns: a bare ``transaction_id`` would mean the output column, the id cast to
+# text, whose order differs from the ids' once they gain a digit (and which no index can give).
 _SAFE_EVENTS_SQL = """
 SELECT position, transaction_id::text, stream_id, version, event_type, schema_version, payload, metadata,
        recorded_at
 FROM event_log
 WHERE (transaction_id, position) > (%s::text::xid8, %s)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, position
+ORDER BY event_log.transaction_id, event_log.position
 LIMIT %s
 """
 
