@@ -51,6 +51,7 @@ def rebuild(
     checkpoint_for(name)
     ProjectionCheckpoint.objects.filter(name=name).update(state=State.REBUILDING, rebuild_position=0)
     try:
+        _analyze_log()
         _create_shadow(schema, tables)
         cursor, events = (0, 0), 0
         while True:  # build the copy, one transaction per batch
@@ -106,6 +107,13 @@ def _apply_batch(
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL search_path TO public")
     return (rows[-1].transaction_id, rows[-1].position), len(rows)
+
+
+def _analyze_log() -> None:
+    """Fresh statistics for the log. Without them (a log just filled, autovacuum not yet round) PostgreSQL
+    reckons the commit-order index slow to walk and sorts every remaining event for each batch instead."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE event_log")
 
 
 def _create_shadow(schema: str, tables: list[str]) -> None:
