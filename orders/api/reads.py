@@ -22,6 +22,7 @@ from orders.aggregate import replay
 from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
 from orders.api.filters import OrderCursorPagination, OrderFilter
 from orders.api.queries import visible_orders
+from orders.api.representation import order_representation
 from orders.api.responses import CONSISTENCY_HEADER, represent
 from orders.api.serializers import CreateOrderSerializer, EventSerializer, OrderSerializer, ProductSerializer
 from orders.models import Product
@@ -85,9 +86,12 @@ class OrderCollectionView(ConsistentReadMixin, generics.ListAPIView, CreateOrder
     def get_queryset(self) -> QuerySet[OrderSummary]:
         return visible_orders(self.request.user)
 
-    def get_serializer_context(self) -> dict[str, Any]:
-        include_notes = rules.has_perm("orders.view_notes", self.request.user)
-        return {**super().get_serializer_context(), "include_notes": include_notes}
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of orders, each as ``represent`` shows one (``serializer_class`` documents it)."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        include_notes = rules.has_perm("orders.view_notes", request.user)
+        orders = [order_representation(summary, include_notes=include_notes) for summary in page or []]
+        return self.get_paginated_response(orders)
 
 
 @extend_schema(

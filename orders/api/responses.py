@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from config.request_context import correlation_id
 from orders.api import idempotency
-from orders.api.serializers import OrderSerializer
+from orders.api.representation import order_representation
 from orders.commands import Command
 from orders.handlers import DispatchResult, dispatch
 from projections.projectors import OrderSummaryProjector
@@ -21,8 +21,7 @@ CONSISTENCY_HEADER = "X-Consistency-Token"
 
 def represent(summary: Any, user: Any) -> dict[str, Any]:
     """The order representation of SPEC §6; notes only for those who may see them."""
-    include_notes = rules.has_perm("orders.view_notes", user)
-    return OrderSerializer(summary, context={"include_notes": include_notes}).data
+    return order_representation(summary, include_notes=rules.has_perm("orders.view_notes", user))
 
 
 def run_command(request: Request, command: Command, *, status: int = 200) -> Response:
