@@ -29,6 +29,7 @@ class ProjectionError(RuntimeError):
     """The log holds something this projector cannot apply (it stops the projection)."""
 
 
+@cache  # called for every event a projector applies; a regex substitution each time showed in profiles
 def handler_name(event_type: str) -> str:
     """``OrderPlaced`` -> ``on_order_placed``."""
     return "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
