@@ -230,13 +230,15 @@ def _event_range(after: tuple[int, int], horizon: int) -> dict[str, Any]:
             cursor.execute(sql.SQL(query).format(where=where))
             return cursor.fetchone()
 
+    # ORDER BY names the table's columns: a bare ``transaction_id`` would mean the output column, the id
+    # as text, which sorts 10 before 9 and would put the chain's next backup at the wrong place.
     first = one(
         "SELECT transaction_id::text, position FROM event_log WHERE {where}"
-        " ORDER BY transaction_id, position LIMIT 1"
+        " ORDER BY event_log.transaction_id, event_log.position LIMIT 1"
     )
     last = one(
         "SELECT transaction_id::text, position FROM event_log WHERE {where}"
-        " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        " ORDER BY event_log.transaction_id DESC, event_log.position DESC LIMIT 1"
     )
     (newest,) = one("SELECT max(recorded_at) FROM event_log WHERE {where}")
     select = sql.SQL("SELECT {} FROM event_log WHERE {} ORDER BY transaction_id, position").format(

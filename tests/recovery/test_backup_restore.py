@@ -7,6 +7,7 @@ that have ended.
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -296,3 +297,28 @@ def test_a_server_whose_transaction_ids_lag_the_restored_ones_is_advanced_past_t
         cursor.execute("SELECT pg_current_xact_id()::text::bigint")
         assert cursor.fetchone()[0] > ahead
         assert lines and "advancing" in lines[0]
+
+
+def test_the_chain_follows_commit_order_when_transaction_ids_gain_a_digit(db: None) -> None:
+    """Ids 8 to 11 sort as 10, 11, 8, 9 as text: read that way, the full backup would end at 9 and the
+    next incremental would hold 10 and 11 again. Made-up ids far below any running transaction."""
+
+    def append_with_transaction_id(transaction_id: int) -> None:
+        note = e.OrderNoteAdded(note_id=transaction_id, text="note")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata,"
+                " transaction_id) VALUES (%s, 1, %s, %s, %s, '{}', %s::text::xid8)",
+                [uuid4(), note.type, note.schema_version, json.dumps(note.to_payload()), str(transaction_id)],
+            )
+
+    for transaction_id in (8, 9, 10, 11):
+        append_with_transaction_id(transaction_id)
+    full = take_backup()
+    append_with_transaction_id(12)
+    incremental = take_backup(incremental=True)
+
+    assert full.manifest["events"]["count"] == 4
+    assert full.manifest["events"]["last"][0] == 11
+    assert incremental.manifest["events"]["count"] == 1
+    assert incremental.manifest["events"]["first"][0] == 12
