@@ -18,7 +18,10 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
@@ -103,13 +106,28 @@ def _locked_checkpoint(name: str) -> ProjectionCheckpoint | None:
     return locked
 
 
-def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[EventRow]:
+class LogRow(NamedTuple):
+    """An event_log row as read, its JSON still text: most projectors handle a few event types only, and
+    decoding every payload cost more than reading it (``_decoded`` decodes what the projector handles)."""
+
+    position: int
+    transaction_id: int
+    stream_id: UUID
+    version: int
+    event_type: str
+    schema_version: int
+    payload: str
+    metadata: str
+    recorded_at: datetime
+
+
+def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[LogRow]:
     with connection.cursor() as cursor:
         cursor.execute(_SAFE_EVENTS_SQL, [str(after[0]), after[1], limit])
         fetched = cursor.fetchall()
-    # Django has psycopg hand jsonb over as text (JSONField decodes it); raw rows are decoded here.
+    # Django has psycopg hand jsonb over as text (JSONField decodes it), so payload and metadata are text.
     return [
-        EventRow(position, stream, version, kind, schema, json.loads(payload), json.loads(meta), at, int(xid))
+        LogRow(position, int(xid), stream, version, kind, schema, payload, meta, at)
         for position, xid, stream, version, kind, schema, payload, meta, at in fetched
     ]
 
@@ -149,15 +167,34 @@ def retry(name: str) -> None:
     )
 
 
-def _decoded(rows: Sequence[EventRow], projector: Projector) -> list[RecordedEvent]:
+def _decoded(rows: Sequence[LogRow], projector: Projector) -> list[RecordedEvent]:
     """The rows the projector handles, as events. Decoding happens inside the projector's savepoint,
     so a payload that cannot be read is a poison event like any other projector failure. It goes
     through the write side's decoding (personal fields decrypted, old schemas upcast)."""
-    return list(to_recorded([row for row in rows if projector.handles(row.event_type)]))
+    envelopes: dict[str, dict[str, Any]] = {}  # events appended together share one metadata text
+    handled = []
+    for row in rows:
+        if projector.handles(row.event_type):
+            if row.metadata not in envelopes:
+                envelopes[row.metadata] = json.loads(row.metadata)
+            handled.append(
+                EventRow(
+                    row.position,
+                    row.stream_id,
+                    row.version,
+                    row.event_type,
+                    row.schema_version,
+                    json.loads(row.payload),
+                    envelopes[row.metadata],
+                    row.recorded_at,
+                    row.transaction_id,
+                )
+            )
+    return list(to_recorded(handled))
 
 
 def _apply_until_poison(
-    projector: Projector, checkpoint: ProjectionCheckpoint, rows: Sequence[EventRow]
+    projector: Projector, checkpoint: ProjectionCheckpoint, rows: Sequence[LogRow]
 ) -> Outcome:
     """Apply events one by one up to the first that fails; keep the good ones, stop at the bad one."""
     for index, row in enumerate(rows):
@@ -185,7 +222,7 @@ def _apply_until_poison(
     return Outcome.APPLIED
 
 
-def _advance(checkpoint: ProjectionCheckpoint, rows: Sequence[EventRow]) -> None:
+def _advance(checkpoint: ProjectionCheckpoint, rows: Sequence[LogRow]) -> None:
     last = rows[-1]
     moved = ProjectionCheckpoint.objects.filter(
         name=checkpoint.name, transaction_id=checkpoint.transaction_id, position=checkpoint.position
