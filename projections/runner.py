@@ -26,6 +26,7 @@ from uuid import UUID
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg.types.datetime import TimestamptzLoader
 
 from orders.store import EventRow, RecordedEvent, to_recorded
 from projections.models import ProjectionCheckpoint
@@ -123,6 +124,9 @@ class LogRow(NamedTuple):
 
 def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[LogRow]:
     with connection.cursor() as cursor:
+        # Django's timestamptz loader parses in Python; psycopg's own (in C) gives the same instant, in the
+        # session's time zone, which Django sets to its connection's.
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(_SAFE_EVENTS_SQL, [str(after[0]), after[1], limit])
         fetched = cursor.fetchall()
     # Django has psycopg hand jsonb over as text (JSONField decodes it), so payload and metadata are text.
