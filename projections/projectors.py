@@ -74,7 +74,7 @@ class OrderSummaryProjector(Projector):
         if not self.changed:
             return
         OrderSummary.objects.bulk_create(
-            [self.rows[order_id] for order_id in self.changed],
+            [_settled(self.rows[order_id]) for order_id in self.changed],
             update_conflicts=True,
             unique_fields=["id"],
             update_fields=[f.name for f in OrderSummary._meta.concrete_fields if not f.primary_key],
@@ -89,7 +89,8 @@ class OrderSummaryProjector(Projector):
         """One order's summary from its events, in memory: past states and command responses."""
         self.rows, self.changed = {}, set()
         self._apply([event for event in events if self.handles(event.event.type)])
-        return next(iter(self.rows.values()), None)
+        row = next(iter(self.rows.values()), None)
+        return None if row is None else _settled(row)
 
     def _apply(self, events: Sequence[RecordedEvent]) -> None:
         for event in events:
@@ -110,15 +111,6 @@ class OrderSummaryProjector(Projector):
         row.version = event.version
         row.last_position = event.position
         row.updated_at = event.recorded_at
-        row.subtotal = sum(line["line_total"] for line in row.lines)
-        row.total = row.subtotal
-        row.payment_status = payment_status(
-            total=row.total, paid=row.amount_paid, refunded=row.amount_refunded
-        )
-        row.fulfillment_status = fulfillment_status(
-            quantities=[(line["quantity"], line["shipped_quantity"]) for line in row.lines],
-            deliveries=[s["delivered_at"] is not None for s in row.shipments],
-        )
         self.changed.add(row.id)
 
     def on_order_created(self, event: RecordedEvent) -> None:
@@ -322,6 +314,19 @@ class CustomerStatsProjector(Projector):
     def flush(self) -> None:
         CustomerOrder.objects.bulk_create(self.new_orders, ignore_conflicts=True)
         _upsert(CustomerStats, self.stats.values(), key="customer_id")
+
+
+def _settled(row: OrderSummary) -> OrderSummary:
+    """The row with its totals and statuses derived from its lines, payments and shipments: once per row
+    and batch, not after every event (an erasure, which changes none of them, derives the same)."""
+    row.subtotal = sum(line["line_total"] for line in row.lines)
+    row.total = row.subtotal
+    row.payment_status = payment_status(total=row.total, paid=row.amount_paid, refunded=row.amount_refunded)
+    row.fulfillment_status = fulfillment_status(
+        quantities=[(line["quantity"], line["shipped_quantity"]) for line in row.lines],
+        deliveries=[s["delivered_at"] is not None for s in row.shipments],
+    )
+    return row
 
 
 def _find_line(row: OrderSummary, sku: str) -> dict[str, Any] | None:
