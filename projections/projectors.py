@@ -8,21 +8,26 @@ a handler are skipped without decoding them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import Any, ClassVar
 from uuid import UUID
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from orders.aggregate import fulfillment_status, payment_status
 from orders.events import ERASED, CustomerDataErased
 from orders.store import RecordedEvent
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
+
+# An order_summary row by column name (the model's attribute names are its column names).
+SummaryRow = dict[str, Any]
+_SUMMARY_COLUMNS = [field.column for field in OrderSummary._meta.concrete_fields]
 
 
 class ProjectionError(RuntimeError):
@@ -58,27 +63,24 @@ class Projector:
 
 
 class OrderSummaryProjector(Projector):
+    """Rows are plain dicts by column name while a batch is applied: model instances, and bulk_create's
+    preparing of every value of every field one by one, cost more than applying the events."""
+
     name = "order_summary"
     tables = (OrderSummary,)
 
     def begin(self, events: Sequence[RecordedEvent]) -> None:
-        self.rows: dict[UUID, OrderSummary] = OrderSummary.objects.in_bulk({e.stream_id for e in events})
+        self.rows: dict[UUID, SummaryRow] = _load_summaries(id__in={e.stream_id for e in events})
         self.changed: set[UUID] = set()
         # An erasure (on the customer's stream) touches every order of that customer.
         erased = {e.event.customer_id for e in events if isinstance(e.event, CustomerDataErased)}
         if erased:
-            for row in OrderSummary.objects.filter(customer_id__in=erased):
-                self.rows.setdefault(row.id, row)
+            for order_id, row in _load_summaries(customer_id__in=erased).items():
+                self.rows.setdefault(order_id, row)
 
     def flush(self) -> None:
-        if not self.changed:
-            return
-        OrderSummary.objects.bulk_create(
-            [_settled(self.rows[order_id]) for order_id in self.changed],
-            update_conflicts=True,
-            unique_fields=["id"],
-            update_fields=[f.name for f in OrderSummary._meta.concrete_fields if not f.primary_key],
-        )
+        if self.changed:
+            _write_summaries([_settled(self.rows[order_id]) for order_id in self.changed])
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
         self.begin(events)
@@ -90,54 +92,63 @@ class OrderSummaryProjector(Projector):
         self.rows, self.changed = {}, set()
         self._apply([event for event in events if self.handles(event.event.type)])
         row = next(iter(self.rows.values()), None)
-        return None if row is None else _settled(row)
+        return None if row is None else OrderSummary(**_settled(row))
 
     def _apply(self, events: Sequence[RecordedEvent]) -> None:
         for event in events:
             row = self.rows.get(event.stream_id)
-            if row is not None and row.version >= event.version:
+            if row is not None and row["version"] >= event.version:
                 continue  # already applied (the row is ahead of the checkpoint only after a rebuild swap)
             getattr(self, handler_name(event.event.type))(event)
             if event.stream_id in self.rows:
                 self._touch(self.rows[event.stream_id], event)
 
-    def _row(self, event: RecordedEvent) -> OrderSummary:
+    def _row(self, event: RecordedEvent) -> SummaryRow:
         try:
             return self.rows[event.stream_id]
         except KeyError:
             raise ProjectionError(f"{event.event.type} for unknown order {event.stream_id}") from None
 
-    def _touch(self, row: OrderSummary, event: RecordedEvent) -> None:
-        row.version = event.version
-        row.last_position = event.position
-        row.updated_at = event.recorded_at
-        self.changed.add(row.id)
+    def _touch(self, row: SummaryRow, event: RecordedEvent) -> None:
+        row["version"] = event.version
+        row["last_position"] = event.position
+        row["updated_at"] = event.recorded_at
+        self.changed.add(row["id"])
 
     def on_order_created(self, event: RecordedEvent) -> None:
         created = event.event
-        self.rows[event.stream_id] = OrderSummary(
-            id=event.stream_id,
-            number=created.number,
-            customer_id=created.customer_id,
-            customer_name=created.customer_name,
-            customer_email=created.customer_email,
-            status="draft",
-            currency=created.currency,
-            lines=[],
-            payments=[],
-            shipments=[],
-            notes=[],
-            version=0,
-            last_position=event.position,
-            created_at=event.recorded_at,
-            updated_at=event.recorded_at,
-        )
+        # Every column: the upsert writes a missing one as NULL, not as the model's default.
+        self.rows[event.stream_id] = {
+            "id": event.stream_id,
+            "number": created.number,
+            "customer_id": created.customer_id,
+            "customer_name": created.customer_name,
+            "customer_email": created.customer_email,
+            "status": "draft",
+            "payment_status": "",  # derived when the batch is written (_settled)
+            "fulfillment_status": "",
+            "currency": created.currency,
+            "lines": [],
+            "shipping_address": None,
+            "subtotal": 0,
+            "total": 0,
+            "amount_paid": 0,
+            "amount_refunded": 0,
+            "payments": [],
+            "shipments": [],
+            "notes": [],
+            "version": 0,
+            "last_position": event.position,
+            "created_at": event.recorded_at,
+            "placed_at": None,
+            "updated_at": event.recorded_at,
+        }
 
     def on_order_line_added(self, event: RecordedEvent) -> None:
         row, added = self._row(event), event.event
         line = _find_line(row, added.sku)
         if line is None:
-            row.lines.append(
+            row["lines"].append(
                 {
                     "sku": added.sku,
                     "name": added.name,
@@ -147,7 +158,7 @@ class OrderSummaryProjector(Projector):
                     "shipped_quantity": 0,
                 }
             )
-            line = row.lines[-1]
+            line = row["lines"][-1]
         line["quantity"] += added.quantity
         line["line_total"] = line["unit_price"] * line["quantity"]
 
@@ -159,20 +170,20 @@ class OrderSummaryProjector(Projector):
 
     def on_order_line_removed(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row.lines = [line for line in row.lines if line["sku"] != event.event.sku]
+        row["lines"] = [line for line in row["lines"] if line["sku"] != event.event.sku]
 
     def on_shipping_address_set(self, event: RecordedEvent) -> None:
-        self._row(event).shipping_address = dict(event.event.address)
+        self._row(event)["shipping_address"] = dict(event.event.address)
 
     def on_order_placed(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row.status = "placed"
-        row.placed_at = event.recorded_at
+        row["status"] = "placed"
+        row["placed_at"] = event.recorded_at
 
     def on_payment_recorded(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row.amount_paid += event.event.amount
-        row.payments.append(
+        row["amount_paid"] += event.event.amount
+        row["payments"].append(
             {
                 "kind": "payment",
                 "amount": event.event.amount,
@@ -183,8 +194,8 @@ class OrderSummaryProjector(Projector):
 
     def on_refund_issued(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row.amount_refunded += event.event.amount
-        row.payments.append(
+        row["amount_refunded"] += event.event.amount
+        row["payments"].append(
             {
                 "kind": "refund",
                 "amount": event.event.amount,
@@ -195,7 +206,7 @@ class OrderSummaryProjector(Projector):
 
     def on_shipment_dispatched(self, event: RecordedEvent) -> None:
         row, dispatched = self._row(event), event.event
-        row.shipments.append(
+        row["shipments"].append(
             {
                 "id": dispatched.shipment_id,
                 "lines": dict(dispatched.lines),
@@ -211,21 +222,21 @@ class OrderSummaryProjector(Projector):
                 line["shipped_quantity"] += quantity
 
     def on_shipment_delivered(self, event: RecordedEvent) -> None:
-        for shipment in self._row(event).shipments:
+        for shipment in self._row(event)["shipments"]:
             if shipment["id"] == event.event.shipment_id:
                 shipment["delivered_at"] = event.recorded_at.isoformat()
 
     def on_order_completed(self, event: RecordedEvent) -> None:
-        self._row(event).status = "completed"
+        self._row(event)["status"] = "completed"
 
     def on_order_cancelled(self, event: RecordedEvent) -> None:
-        self._row(event).status = "cancelled"
+        self._row(event)["status"] = "cancelled"
 
     def on_order_expired(self, event: RecordedEvent) -> None:
-        self._row(event).status = "expired"
+        self._row(event)["status"] = "expired"
 
     def on_order_note_added(self, event: RecordedEvent) -> None:
-        self._row(event).notes.append(
+        self._row(event)["notes"].append(
             {
                 "id": event.event.note_id,
                 "text": event.event.text,
@@ -238,11 +249,11 @@ class OrderSummaryProjector(Projector):
         """The customer's key is gone, so the log now reads their personal values as ERASED: blank the
         copies here the same way (what a rebuild gives); version, totals and history stay."""
         for row in self.rows.values():
-            if row.customer_id == event.event.customer_id:
-                row.customer_name = row.customer_email = ERASED
-                if row.shipping_address is not None:
-                    row.shipping_address = dict.fromkeys(row.shipping_address, ERASED)
-                self.changed.add(row.id)
+            if row["customer_id"] == event.event.customer_id:
+                row["customer_name"] = row["customer_email"] = ERASED
+                if row["shipping_address"] is not None:
+                    row["shipping_address"] = dict.fromkeys(row["shipping_address"], ERASED)
+                self.changed.add(row["id"])
 
 
 class DailySalesProjector(Projector):
@@ -316,21 +327,57 @@ class CustomerStatsProjector(Projector):
         _upsert(CustomerStats, self.stats.values(), key="customer_id")
 
 
-def _settled(row: OrderSummary) -> OrderSummary:
+def _load_summaries(**lookup: Any) -> dict[UUID, SummaryRow]:
+    query = OrderSummary.objects.filter(**lookup).order_by().values(*_SUMMARY_COLUMNS)
+    return {row["id"]: row for row in query}
+
+
+def _write_summaries(rows: list[SummaryRow]) -> None:
+    """One upsert for the batch, its rows bound as one JSON array: bound value by value (Django binds on
+    the client, arrays element by element in Python) they cost more than PostgreSQL's work."""
+    with connection.cursor() as cursor:
+        cursor.execute(_summary_upsert_sql(), [json.dumps(rows, default=_json_scalar)])
+
+
+@cache
+def _summary_upsert_sql() -> str:
+    """The table name is left unqualified: a rebuild's search_path sends the rows to its copy."""
+    quote = connection.ops.quote_name
+    table = quote(OrderSummary._meta.db_table)
+    columns = ", ".join(quote(column) for column in _SUMMARY_COLUMNS)
+    key = OrderSummary._meta.pk.column
+    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _SUMMARY_COLUMNS if c != key)
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)"  # noqa: S608 - names from the model
+        f" ON CONFLICT ({quote(key)}) DO UPDATE SET {updates}"
+    )
+
+
+def _json_scalar(value: Any) -> str:
+    """A column value JSON has no type for, as text PostgreSQL reads back exactly."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column type of order_summary")
+
+
+def _settled(row: SummaryRow) -> SummaryRow:
     """The row with its totals and statuses derived from its lines, payments and shipments: once per row
     and batch, not after every event (an erasure, which changes none of them, derives the same)."""
-    row.subtotal = sum(line["line_total"] for line in row.lines)
-    row.total = row.subtotal
-    row.payment_status = payment_status(total=row.total, paid=row.amount_paid, refunded=row.amount_refunded)
-    row.fulfillment_status = fulfillment_status(
-        quantities=[(line["quantity"], line["shipped_quantity"]) for line in row.lines],
-        deliveries=[s["delivered_at"] is not None for s in row.shipments],
+    row["subtotal"] = row["total"] = sum(line["line_total"] for line in row["lines"])
+    row["payment_status"] = payment_status(
+        total=row["total"], paid=row["amount_paid"], refunded=row["amount_refunded"]
+    )
+    row["fulfillment_status"] = fulfillment_status(
+        quantities=[(line["quantity"], line["shipped_quantity"]) for line in row["lines"]],
+        deliveries=[s["delivered_at"] is not None for s in row["shipments"]],
     )
     return row
 
 
-def _find_line(row: OrderSummary, sku: str) -> dict[str, Any] | None:
-    return next((line for line in row.lines if line["sku"] == sku), None)
+def _find_line(row: SummaryRow, sku: str) -> dict[str, Any] | None:
+    return next((line for line in row["lines"] if line["sku"] == sku), None)
 
 
 def _upsert(model: type[models.Model], rows: Iterable[models.Model], *, key: str) -> None:
