@@ -128,10 +128,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _analyze_log() -> None:
-    """Fresh statistics for the log. Without them (a log just filled, autovacuum not yet round) PostgreSQL
-    reckons the commit-order index slow to walk and sorts every remaining event for each batch instead."""
+    """Fresh statistics for the log's commit order. Without them (a log just filled, autovacuum not yet
+    round) PostgreSQL reckons the commit-order index slow to walk and sorts every remaining event for each
+    batch instead. Only these columns: the JSON ones took most of the time."""
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE event_log")
+        cursor.execute("ANALYZE event_log (transaction_id, position)")
 
 
 def _create_shadow(schema: str, tables: list[str]) -> None:
