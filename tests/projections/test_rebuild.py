@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.forms.models import model_to_dict
 
 from orders import commands as c
 from orders import events as e
@@ -21,7 +22,7 @@ from orders.handlers import dispatch
 from orders.models import Product
 from projections import runner
 from projections.models import DailySales, OrderSummary, ProjectionCheckpoint
-from projections.projectors import PROJECTORS, DailySalesProjector
+from projections.projectors import PROJECTORS, DailySalesProjector, OrderSummaryProjector
 from projections.rebuild import RebuildFailed, rebuild
 from tests.conftest import run_in_threads
 from tests.projections.workload import (
@@ -144,6 +145,39 @@ def test_the_log_is_read_in_commit_order_when_transaction_ids_gain_a_digit() -> 
     assert DailySales.objects.get().orders_placed == 4
     assert rebuild("daily_sales", batch_size=2).events == 4
     assert DailySales.objects.get().orders_placed == 4
+
+
+def test_a_projected_row_holds_exactly_what_folding_the_order_in_memory_gives() -> None:
+    """Rows are written as one JSON document per batch: awkward text and timestamps come back unchanged,
+    projected live and rebuilt."""
+    awkward = 'O\'Brien "Ø" \\ 😀\t\u2019\n'
+    order_id = uuid4()
+    store.append(
+        order_id,
+        0,
+        [
+            e.OrderCreated(
+                number="A-1",
+                customer_id=1,
+                customer_name=awkward,
+                customer_email="a@example.com",
+                currency="EUR",
+            ),
+            e.OrderLineAdded(sku='S"1', name=awkward, unit_price=1999, quantity=3),
+            e.ShippingAddressSet(address={"name": awkward, "line1": "1 Rue", "country": "FR"}),
+            e.OrderPlaced(lines={'S"1': 3}, subtotal=5997, total=5997, currency="EUR"),
+            e.PaymentRecorded(amount=1000, reference=awkward),
+            e.OrderNoteAdded(note_id=1, text=awkward),
+        ],
+        metadata={"actor": awkward},
+    )
+    expected = model_to_dict(OrderSummaryProjector().fold(store.load(order_id)))
+
+    runner.catch_up(OrderSummaryProjector)
+    assert model_to_dict(OrderSummary.objects.get(pk=order_id)) == expected
+    rebuild("order_summary")
+    assert model_to_dict(OrderSummary.objects.get(pk=order_id)) == expected
+    assert expected["customer_name"] == expected["notes"][0]["author"] == awkward
 
 
 def test_a_failing_rebuild_leaves_the_live_read_model_alone(
