@@ -1,8 +1,9 @@
 """Rebuild a projection from the first event, beside the live read model, then swap it in.
 
 The new tables are built in a scratch schema: a batch runs with ``SET LOCAL search_path`` pointing
-there first, so the projector's ORM queries land in the copies while the event log and checkpoints
-still resolve to ``public``. Reads keep using the live tables, and the live runner keeps them current.
+there first, so the projector's queries (ORM or SQL naming tables unqualified) land in the copies while
+the event log and checkpoints still resolve to ``public``. Reads keep using the live tables, and the
+live runner keeps them current.
 At the end one transaction locks the checkpoint (live batches then skip), applies what arrived
 meanwhile, drops the live tables, moves the copies into ``public`` under the original index names,
 and sets the checkpoint to where the copy stopped. Readers wait only for that short transaction.
