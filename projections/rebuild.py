@@ -131,7 +131,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _analyze_log() -> None:
     """Fresh statistics for the log's commit order. Without them (a log just filled, autovacuum not yet
     round) PostgreSQL reckons the commit-order index slow to walk and sorts every remaining event for each
-    batch instead. Only these columns: the JSON ones took most of the time."""
+    batch instead. Only these columns: the JSON ones took most of the time. A role that does not own the
+    log gets a warning from PostgreSQL, not an error."""
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE event_log (transaction_id, position)")
 
