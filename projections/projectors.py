@@ -19,6 +19,7 @@ from uuid import UUID
 
 from django.db import connection, models
 from django.utils import timezone
+from psycopg import sql
 
 from orders.aggregate import fulfillment_status, payment_status
 from orders.events import ERASED, CustomerDataErased
@@ -340,16 +341,21 @@ def _write_summaries(rows: list[SummaryRow]) -> None:
 
 
 @cache
-def _summary_upsert_sql() -> str:
+def _summary_upsert_sql() -> sql.Composed:
     """The table name is left unqualified: a rebuild's search_path sends the rows to its copy."""
-    quote = connection.ops.quote_name
-    table = quote(OrderSummary._meta.db_table)
-    columns = ", ".join(quote(column) for column in _SUMMARY_COLUMNS)
     key = OrderSummary._meta.pk.column
-    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _SUMMARY_COLUMNS if c != key)
-    return (
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)"  # noqa: S608 - names from the model
-        f" ON CONFLICT ({quote(key)}) DO UPDATE SET {updates}"
+    return sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)"
+        " ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    ).format(
+        table=sql.Identifier(OrderSummary._meta.db_table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, _SUMMARY_COLUMNS)),
+        key=sql.Identifier(key),
+        updates=sql.SQL(", ").join(
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(column))
+            for column in _SUMMARY_COLUMNS
+            if column != key
+        ),
     )
 
 
