@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
@@ -13,7 +14,9 @@ from django.conf import settings
 from django.db import transaction
 
 from config.celery import app as celery_app
+from orders import commands as c
 from orders import store
+from orders.handlers import dispatch
 from projections import runner, tasks
 from projections.models import ProjectionCheckpoint
 from tests.conftest import run_in_threads
@@ -88,3 +91,49 @@ def test_a_projection_busy_elsewhere_is_looked_at_again_shortly(queue: str) -> N
     assert queued(queue) == 1  # the re-check, 0.2 s later
     tasks.nudge()
     assert queued(queue) == 2  # a commit meanwhile is not held up until the re-check
+
+
+def wait_for_messages(queue: str, count: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while queued(queue) < count:
+        assert time.monotonic() < deadline, f"{queued(queue)} of {count} messages after {timeout} s"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_commands_are_nudged_from_the_background_thread(
+    queue: str, settings: Any, customer: Any
+) -> None:
+    settings.PROJECTION_NUDGE_ON_COMMIT = True
+    for _ in range(20):  # a burst: every commit asks, one message is pending at a time
+        dispatch(c.CreateOrder(order_id=uuid4(), customer_id=customer.pk), actor=customer)
+
+    wait_for_messages(queue, 1)
+    time.sleep(0.2)
+    assert queued(queue) == 1
+
+    tasks.run_projections()  # the worker starts on it: the next commit needs a message of its own
+    dispatch(c.CreateOrder(order_id=uuid4(), customer_id=customer.pk), actor=customer)
+    wait_for_messages(queue, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nudger_survives_a_broker_that_is_down(
+    queue: str, settings: Any, customer: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    settings.PROJECTION_NUDGE_ON_COMMIT = True
+    failed = threading.Event()
+
+    def broker_down() -> None:
+        failed.set()
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks, "nudge", broker_down)
+    dispatch(c.CreateOrder(order_id=uuid4(), customer_id=customer.pk), actor=customer)
+    assert failed.wait(10)
+    monkeypatch.undo()
+
+    dispatch(c.CreateOrder(order_id=uuid4(), customer_id=customer.pk), actor=customer)
+
+    wait_for_messages(queue, 1)
+    assert "could not nudge the projections" in caplog.text
