@@ -1,16 +1,16 @@
 """Prepared statements for the few queries every command runs, on Django's own connection.
 
-Django binds parameters on the client and never prepares (it keeps connection poolers working), so
-PostgreSQL parses and plans each statement anew, and psycopg quotes every array element in Python. For
-the statements on the write path (load a stream, append to it) that cost more than the rest of a
-command; bench/ profiles). ``prepared_cursor`` gives a psycopg cursor with server-side binding on the
+Django binds parameters on the client and never prepares (that keeps connection poolers working), so
+PostgreSQL parses and plans each statement anew and psycopg quotes every array element in Python; on the
+write path (load a stream, append to it, take an Idempotency-Key) that cost more than the rest of a
+command (bench/ profiles). ``prepared_cursor`` gives a psycopg cursor with server-side binding on the
 same connection, inside the same transaction, whose ``execute(..., prepare=True)`` parses a statement
 once per connection.
 
 It does what ``connection.cursor()`` does first (health check, connect, thread and broken-transaction
 checks) and turns database errors into Django's, so callers catch the same exceptions as elsewhere.
-Statements must not depend on a transaction-pooling proxy keeping the session: deploy without one, or
-in session mode (docs/deployment.md).
+Behind a pooler that cannot keep prepared statements, ``DB_PREPARED_STATEMENTS=false`` runs the same
+statements unprepared (docs/deployment.md).
 """
 
 from __future__ import annotations

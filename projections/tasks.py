@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 
 import redis
 from celery import current_app, shared_task
@@ -11,12 +13,14 @@ from django.conf import settings
 from projections import runner
 from projections.projectors import PROJECTORS
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(ignore_result=True)
 def run_projections() -> dict[str, str]:
     """Catch every projection up. If committed events are not yet safe to read (an older transaction
     is still open), look again shortly rather than waiting for the next beat."""
-    _redis().delete(_pending_key())  # before reading: what commits from now on needs a nudge of its own
+    _reopen_gate()  # before reading: what commits from now on needs a nudge of its own
     outcomes = {}
     held_back = False
     for name, projector in PROJECTORS.items():
@@ -34,20 +38,32 @@ def run_projections() -> dict[str, str]:
 
 # A run that is queued and not yet started reads everything committed before it starts, so further
 # nudges until then add nothing: one message per burst of commits instead of one per commit. If the
-# message is lost after all, the flag expires and beat catches up meanwhile.
+# message is lost after all, the flag expires and beat catches up meanwhile. Without Redis there is no
+# gate: every nudge is sent, and the runs go on.
 PENDING_TTL = 10  # seconds
 
 
 def nudge() -> None:
     """Queue a catch-up of every projection, unless one is queued and has not started yet."""
     key = _pending_key()
-    if not _redis().set(key, 1, nx=True, ex=PENDING_TTL):
-        return
+    try:
+        if not _redis().set(key, 1, nx=True, ex=PENDING_TTL):
+            return
+    except redis.RedisError:
+        logger.warning("the nudge gate in Redis is unavailable; sending the nudge anyway")
     try:
         run_projections.apply_async()
     except Exception:
-        _redis().delete(key)
+        with contextlib.suppress(redis.RedisError):
+            _redis().delete(key)
         raise
+
+
+def _reopen_gate() -> None:
+    try:
+        _redis().delete(_pending_key())
+    except redis.RedisError:
+        logger.warning("the nudge gate in Redis is unavailable; projecting all the same")
 
 
 def _pending_key() -> str:
@@ -58,7 +74,7 @@ def _pending_key() -> str:
 def _redis() -> redis.Redis:
     # One client per process: building one (as the cache framework does per call) costs more than
     # the command it sends, and every commit sends one.
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
 
 
 @shared_task(ignore_result=True, acks_late=False)

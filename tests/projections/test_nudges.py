@@ -137,3 +137,21 @@ def test_the_nudger_survives_a_broker_that_is_down(
 
     wait_for_messages(queue, 1)
     assert "could not nudge the projections" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_gate_in_redis_runs_still_project_and_nudges_still_go_out(
+    queue: str, monkeypatch: Any, caplog: Any
+) -> None:
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    monkeypatch.setattr(tasks, "_redis", lambda: unreachable)
+    store.append(uuid4(), 0, [created("X")])
+
+    outcomes = tasks.run_projections()
+    tasks.nudge()
+    tasks.nudge()
+
+    assert outcomes["order_summary"] == runner.Outcome.IDLE
+    assert ProjectionCheckpoint.objects.get(name="order_summary").events_applied == 1
+    assert queued(queue) == 2  # no gate: every nudge is sent
+    assert "nudge gate in Redis is unavailable" in caplog.text
