@@ -11,7 +11,6 @@ from uuid import uuid4
 import pytest
 import redis
 from django.conf import settings
-from django.db import transaction
 
 from config.celery import app as celery_app
 from orders import commands as c
@@ -19,8 +18,8 @@ from orders import store
 from orders.handlers import dispatch
 from projections import runner, tasks
 from projections.models import ProjectionCheckpoint
-from tests.conftest import run_in_threads
 from tests.projections.test_runner import created
+from tests.projections.workload import checkpoint_held_elsewhere
 
 
 @pytest.fixture
@@ -70,22 +69,8 @@ def test_a_nudge_that_could_not_be_sent_does_not_hold_back_the_next(queue: str, 
 def test_a_projection_busy_elsewhere_is_looked_at_again_shortly(queue: str) -> None:
     store.append(uuid4(), 0, [created("X")])
     runner.checkpoint_for("order_summary")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold(_: int) -> None:
-        with transaction.atomic():
-            ProjectionCheckpoint.objects.select_for_update().get(name="order_summary")
-            locked.set()
-            assert release.wait(10)
-
-    holder = threading.Thread(target=lambda: run_in_threads(hold, 1))
-    holder.start()
-    assert locked.wait(10)
-    try:
+    with checkpoint_held_elsewhere("order_summary"):
         outcomes = tasks.run_projections()
-    finally:
-        release.set()
-        holder.join(10)
 
     assert outcomes["order_summary"] == runner.Outcome.BUSY
     assert queued(queue) == 1  # the re-check, 0.2 s later

@@ -27,6 +27,7 @@ from projections.status import consistency_token, has_reached, projection_status
 from tests.conftest import ADDRESS, run_in_threads
 from tests.projections.workload import (
     assert_read_model_matches_write_side,
+    checkpoint_held_elsewhere,
     dump_read_tables,
     order_lifecycle,
     staff_and_customers,
@@ -153,22 +154,8 @@ def test_a_batch_delivered_twice_or_concurrently_changes_nothing_twice(
 def test_a_second_runner_skips_while_the_first_holds_the_projection() -> None:
     store.append(uuid4(), 0, [created("X")])
     runner.checkpoint_for("order_summary")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold(_: int) -> None:
-        with transaction.atomic():
-            ProjectionCheckpoint.objects.select_for_update().get(name="order_summary")
-            locked.set()
-            assert release.wait(10)
-
-    holder = threading.Thread(target=lambda: run_in_threads(hold, 1))
-    holder.start()
-    assert locked.wait(10)
-    try:
+    with checkpoint_held_elsewhere("order_summary"):
         assert runner.run_batch(OrderSummaryProjector()) == (runner.Outcome.BUSY, 0)
-    finally:
-        release.set()
-        holder.join(10)
     assert runner.run_batch(OrderSummaryProjector()) == (runner.Outcome.APPLIED, 1)
 
 

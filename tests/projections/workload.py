@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.db import connection
+from django.db import connection, transaction
 
 from accounts.roles import Role
 from config.errors import ApplicationError
@@ -17,8 +19,8 @@ from orders import store
 from orders.aggregate import Order, replay
 from orders.handlers import dispatch
 from orders.models import StoredEvent
-from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
-from tests.conftest import ADDRESS
+from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary, ProjectionCheckpoint
+from tests.conftest import ADDRESS, run_in_threads
 
 READ_MODELS = (OrderSummary, DailySales, CustomerStats, CustomerOrder)
 
@@ -137,3 +139,24 @@ def assert_read_model_matches_write_side() -> None:
 
 def staff_and_customers(make_user: Callable[..., Any], count: int) -> tuple[Any, list[Any]]:
     return make_user(Role.MANAGER), [make_user(Role.CUSTOMER) for _ in range(count)]
+
+
+@contextmanager
+def checkpoint_held_elsewhere(name: str) -> Iterator[None]:
+    """While the block runs, another thread (and connection) holds the projection's checkpoint row."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold(_: int) -> None:
+        with transaction.atomic():
+            ProjectionCheckpoint.objects.select_for_update().get(name=name)
+            locked.set()
+            assert release.wait(10)
+
+    holder = threading.Thread(target=lambda: run_in_threads(hold, 1))
+    holder.start()
+    assert locked.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(10)
