@@ -9,6 +9,7 @@ figure, baselines included, is measured in the same shape.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class Throughput:
     events: int
     errors: int
     first_error: str
+    cpu_seconds: float  # user + system CPU of the writer processes while the clock ran
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,9 @@ class Throughput:
             "first_error": self.first_error,
             "operations_per_s": self.operations / self.seconds,
             "events_per_s": self.events / self.seconds,
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "cpu_us_per_operation": 1e6 * self.cpu_seconds / self.operations if self.operations else None,
+            "cpu_us_per_event": 1e6 * self.cpu_seconds / self.events if self.events else None,
         }
 
 
@@ -92,6 +97,7 @@ def measure(
         events=sum(p.events for p in parts),
         errors=sum(p.errors for p in parts),
         first_error=next((p.first_error for p in parts if p.first_error), ""),
+        cpu_seconds=sum(p.cpu_seconds for p in parts),
     )
 
 
@@ -102,7 +108,8 @@ def _child(
         answers.put(_in_threads(threads, seconds, make_worker, first=index * 1000, start=start))
     except Exception as exc:
         start.abort()
-        answers.put(Throughput(threads, 1, seconds, 0, 0, 1, f"process failed: {type(exc).__name__}: {exc}"))
+        failed = f"process failed: {type(exc).__name__}: {exc}"
+        answers.put(Throughput(threads, 1, seconds, 0, 0, 1, failed, cpu_seconds=0.0))
 
 
 def _in_threads(
@@ -150,13 +157,13 @@ def _in_threads(
         for worker in workers:
             worker.join()
         raise RuntimeError(errors[0] if errors else "a writer failed to start") from None
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _process_cpu()
     go.set()
     time.sleep(seconds)
     stop.set()
     for worker in workers:
         worker.join()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _process_cpu() - cpu_before
     return Throughput(
         threads=threads,
         processes=1,
@@ -165,4 +172,11 @@ def _in_threads(
         events=sum(c[1] for c in counts),
         errors=sum(c[2] for c in counts),
         first_error=errors[0] if errors else "",
+        cpu_seconds=cpu,
     )
+
+
+def _process_cpu() -> float:
+    """This process's user + system CPU seconds, all threads: the client side of what is measured."""
+    times = os.times()
+    return times.user + times.system

@@ -207,6 +207,18 @@ def _append_tables(r: dict[str, Any]) -> list[str]:
             f"| {_n(row['eventsourcing']['events_per_s'])} "
             f"| {_n(group['events_per_s'])} | {_n(group.get('events_per_transaction'), 1)} |"
         )
+    if single:
+        most, row = max(single.items(), key=lambda kv: int(kv[0]))
+        cpu = ", ".join(
+            f"{label} {_n(_get(row, key, 'cpu_us_per_event'))}"
+            for key, label in [
+                ("raw", "raw psycopg"),
+                ("store", "store.append"),
+                ("eventsourcing", "eventsourcing"),
+                ("group_commit", "group commit"),
+            ]
+        )
+        lines += ["", f"Writer processes' CPU per event at {most} writers (µs, user + system): {cpu}."]
     batched = _get(r, "append", "batched") or {}
     size = _get(r, "append", "batch_size")
     lines += [
@@ -237,7 +249,8 @@ def _bus_table(r: dict[str, Any]) -> list[str]:
         f"**Command bus**, {bus['threads']} writers in {bus.get('processes', 1)} processes, dispatch with "
         "RBAC and an Idempotency-Key record, orders taken from creation to delivery: "
         f"{_n(bus['commands_per_s'])} commands/s, {_n(bus['events_per_s'])} events/s"
-        f" ({bus['errors']} errors).",
+        f" ({bus['errors']} errors); the writer processes' CPU "
+        f"{_n(bus.get('cpu_us_per_operation'))} µs per command.",
     ]
 
 
