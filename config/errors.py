@@ -44,6 +44,11 @@ class ConcurrencyConflict(ApplicationError):
     status = 409
 
 
+class StaleVersion(ConcurrencyConflict):
+    """The caller acted on a version of the order that is no longer current (a form shown before a change,
+    or sent twice). Not retried: deciding again on the new state is the caller's call, not the bus's."""
+
+
 class InsufficientStock(ApplicationError):
     code = "insufficient_stock"
     status = 409

@@ -24,7 +24,7 @@ from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpRequest
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, StaleVersion
 from orders import commands as c
 from orders import store
 from orders.admin_forms import (
@@ -130,10 +130,22 @@ def current_order(history: list[store.RecordedEvent], order_id: Any) -> Order:
     return replay(order_id, [(r.event, r.version, r.recorded_at) for r in history])
 
 
-def run_command(request: HttpRequest, command: c.Command, *, label: str, number: str) -> bool:
-    """Dispatch as the signed-in user; report the outcome as admin messages. True if it succeeded."""
+STALE_FORM_MESSAGE = (
+    "The order changed since this form was opened (or the form was sent twice), so nothing was done. "
+    "Check the order below before you submit again."
+)
+
+
+def run_command(
+    request: HttpRequest, command: c.Command, *, label: str, number: str, seen_version: int
+) -> bool:
+    """Dispatch as the signed-in user on the order version the form showed; report the outcome as
+    admin messages. True if it succeeded. ``StaleVersion`` is left to the caller, which must show the
+    order as it is now (after a double click, the first submission's effect)."""
     try:
-        result = dispatch(command, actor=request.user)
+        result = dispatch(command, actor=request.user, expected_version=seen_version)
+    except StaleVersion:
+        raise
     except ApplicationError as exc:
         messages.error(request, error_text(exc))
         return False

@@ -32,25 +32,21 @@ class MoneyField(forms.DecimalField):
 
 
 class CommandForm(forms.Form):
-    """Carries the order version the user saw: a form submitted twice, or after someone else changed
-    the order, is refused instead of acting on a state the user did not see."""
+    """Carries the order version the user saw. The command bus applies the command to that version only
+    (``dispatch(expected_version=...)``, checked inside the command's transaction), so a form submitted
+    twice, or after someone else changed the order, is refused instead of acting on a state the user
+    did not see."""
 
-    seen_version = forms.IntegerField(widget=forms.HiddenInput)
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.order = order
         self.fields["seen_version"].initial = order.version
 
-    def clean_seen_version(self) -> int:
-        seen = self.cleaned_data["seen_version"]
-        if seen != self.order.version:
-            raise forms.ValidationError(
-                "The order changed since this form was opened (or the form was sent twice). "
-                "Check the order below and submit again.",
-                code="stale",
-            )
-        return seen
+    @property
+    def shown_version(self) -> int:
+        return int(self.cleaned_data["seen_version"])
 
     def command(self) -> c.Command:
         raise NotImplementedError

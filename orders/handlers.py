@@ -4,7 +4,9 @@
 handler fetch what the decision needs, decide, reserve or release stock, append, and run the caller's
 ``on_success`` hook (the API stores its idempotency record there). If another writer took the order's
 next version first, everything is rolled back and tried again from a fresh load, a bounded number of
-times with jittered back-off; then ``ConcurrencyConflict``.
+times with jittered back-off; then ``ConcurrencyConflict``. A caller that showed a person one version
+of the order (an admin form) passes it as ``expected_version``: if the order has moved on, the command
+is refused with ``StaleVersion`` instead of being decided again on a state nobody saw.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from accounts.roles import Role, actor_id
-from config.errors import ApplicationError, ConcurrencyConflict, NotFound, PermissionDenied, ValidationError
+from config.errors import (
+    ApplicationError,
+    ConcurrencyConflict,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+    ValidationError,
+)
 from config.metrics import COMMANDS
 from config.prepared import prepared_cursor
 from orders import commands as c
@@ -87,10 +96,14 @@ def dispatch(
     actor: Actor,
     correlation_id: UUID | None = None,
     causation_id: UUID | None = None,
+    expected_version: int | None = None,
     guard: Callable[[], None] | None = None,
     on_success: Callable[[DispatchResult], None] | None = None,
 ) -> DispatchResult:
     """Run ``command`` as ``actor`` in one transaction, retried after a lost race.
+
+    With ``expected_version`` the command applies only to that version of the order; a lost race then
+    ends in ``StaleVersion`` on the retry's fresh load, so a form sent twice acts once.
 
     ``guard`` runs first in each attempt's transaction (the API takes its Idempotency-Key there and may
     raise ``AlreadyHandled``); ``on_success`` runs last in it, after the events are appended.
@@ -113,7 +126,12 @@ def dispatch(
                 if guard is not None:
                     guard()
                 result = _dispatch_once(
-                    command, handler, actor=actor, metadata=metadata, command_id=command_id
+                    command,
+                    handler,
+                    actor=actor,
+                    metadata=metadata,
+                    command_id=command_id,
+                    expected_version=expected_version,
                 )
                 if on_success is not None:
                     on_success(result)
@@ -129,6 +147,8 @@ def _retrying(commit_once: Callable[[], DispatchResult], *, attempts: int) -> Di
     for attempt in range(1, attempts + 1):
         try:
             return commit_once()
+        except StaleVersion:
+            raise  # the order moved on from what the caller saw: deciding again is not ours to do
         except (ConcurrencyConflict, OperationalError) as exc:
             if isinstance(exc, OperationalError) and not _is_deadlock(exc):
                 raise
@@ -159,11 +179,22 @@ def _outcome_counted(command: c.Command) -> Iterator[None]:
 
 
 def _dispatch_once(
-    command: c.Command, handler: Handler, *, actor: Actor, metadata: dict[str, str], command_id: UUID
+    command: c.Command,
+    handler: Handler,
+    *,
+    actor: Actor,
+    metadata: dict[str, str],
+    command_id: UUID,
+    expected_version: int | None,
 ) -> DispatchResult:
     history = store.load(command.order_id)
     order = replay(command.order_id, [(r.event, r.version, r.recorded_at) for r in history])
     _authorize(command, handler, actor=actor, order=order)
+    if expected_version is not None and order.version != expected_version:  # after _authorize: no leak
+        raise StaleVersion(
+            "the order changed since it was shown",
+            details={"expected_version": expected_version, "version": order.version},
+        )
     context = handler.prepare(command, order, actor)
     new_events = order.decide(command, context)
     inventory.apply_stock_effects(new_events)

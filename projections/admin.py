@@ -21,8 +21,16 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.errors import StaleVersion
 from orders import store
-from orders.admin_actions import ACTIONS, OrderAction, actions_for, current_order, run_command
+from orders.admin_actions import (
+    ACTIONS,
+    STALE_FORM_MESSAGE,
+    OrderAction,
+    actions_for,
+    current_order,
+    run_command,
+)
 from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
 from orders.api.filters import FULFILLMENT_STATUSES, PAYMENT_STATUSES, STATUSES
 from orders.api.queries import visible_orders
@@ -255,7 +263,19 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
             raise PermissionDenied(f"your role may not {action.label.lower()}")
         form = action.form(request.POST if request.method == "POST" else None, order=order)
         if form.is_valid():
-            done = run_command(request, form.command(), label=action.label, number=summary.number)
+            try:
+                done = run_command(
+                    request,
+                    form.command(),
+                    label=action.label,
+                    number=summary.number,
+                    seen_version=form.shown_version,
+                )
+            except StaleVersion:
+                # Show the order as it is now with a fresh form: resending the old one would act twice.
+                messages.error(request, STALE_FORM_MESSAGE)
+                order = current_order(store.load(summary.id), summary.id)
+                form, done = action.form(order=order), False
             if done:
                 # "Recent actions" on the index; the event log remains the record of what happened.
                 self.log_change(request, summary, f"{action.label} (command sent through the bus)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,7 @@ from orders import admin_actions
 from orders.models import StoredEvent
 from projections.models import OrderSummary, ProjectionCheckpoint
 from tests.admin.conftest import action_url, messages_of, order_url
-from tests.conftest import project_everything
+from tests.conftest import project_everything, run_in_threads
 
 STAFF = ("support", "fulfillment", "finance", "manager")
 # action: (order state, form data, events written, roles allowed)
@@ -174,6 +175,40 @@ def test_a_form_sent_twice_acts_once(
     assert second.status_code == 200
     assert "The order changed since this form was opened" in second.content.decode()
     assert StoredEvent.objects.filter(stream_id=order_id, event_type="ShipmentDispatched").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_submissions_of_one_refund_form_refund_once(
+    users: dict[str, Any],
+    client_as: Callable[[Any], Client],
+    make_order: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A double click: both requests pass the form's checks before either command commits. The version
+    the form showed travels into the command's transaction, so only one of them refunds."""
+    order_id = make_order("paid", project=False)
+    project_everything()
+    data = {"amount": "5.00", "reason": "scratched", "seen_version": str(len(events_of(order_id)))}
+    both_validated = threading.Barrier(2, timeout=20)
+    real_dispatch = admin_actions.dispatch
+
+    def dispatch_together(*args: Any, **kwargs: Any) -> Any:
+        both_validated.wait()
+        return real_dispatch(*args, **kwargs)
+
+    monkeypatch.setattr(admin_actions, "dispatch", dispatch_together)
+    clients = [client_as(users["finance"]) for _ in range(2)]
+
+    responses = run_in_threads(lambda i: clients[i].post(action_url(order_id, "refund"), data), 2)
+
+    assert sorted(response.status_code for response in responses) == [200, 302]
+    refused = next(response for response in responses if response.status_code == 200)
+    assert admin_actions.STALE_FORM_MESSAGE in messages_of(refused)
+    refunds = StoredEvent.objects.filter(stream_id=order_id, event_type="RefundIssued")
+    assert refunds.count() == 1
+    # The page that refused shows the order after the refund, with a form for that version.
+    assert refused.context["form"]["seen_version"].value() == len(events_of(order_id))
+    assert refused.context["form"]["amount"].value() == "20.00"
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ from config.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    StaleVersion,
 )
 from config.errors import ValidationError as DomainValidationError
 from orders import commands as c
@@ -363,3 +364,45 @@ def test_a_lost_race_is_retried_a_bounded_number_of_times(
     else:
         assert isinstance(result, outcome)
         assert [r.version for r in store.load(order_id)] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expected_version_that_lost_a_race_is_refused_not_retried(
+    customer: Any, make_product: Callable[..., Product]
+) -> None:
+    """The caller showed version 1; a rival takes version 2 while the command decides on version 1. The
+    retry's fresh load sees version 2 and refuses, instead of deciding again on a state nobody saw."""
+    make_product("A")
+    order_id = uuid4()
+    dispatch(c.CreateOrder(order_id=order_id, customer_id=customer.pk), actor=customer)
+    rival_appended = threading.Event()
+
+    def race(i: int) -> Any:
+        if i == 0:
+            with transaction.atomic():
+                store.append(order_id, 1, [e.OrderNoteAdded(note_id=1, text="rival")])
+                rival_appended.set()
+                time.sleep(0.5)
+            return "rival"
+        assert rival_appended.wait(10)
+        return dispatch(c.AddLine(order_id=order_id, sku="A", quantity=1), actor=customer, expected_version=1)
+
+    rival, result = run_in_threads(race, 2)
+
+    assert rival == "rival"
+    assert isinstance(result, StaleVersion)
+    assert result.details == {"expected_version": 1, "version": 2}
+    assert [r.version for r in store.load(order_id)] == [1, 2]
+
+
+def test_an_expected_version_is_checked_only_after_the_permission(
+    customer: Any, make_user: Callable[..., Any], placed_order: Callable[..., Any]
+) -> None:
+    """A stranger learns nothing from a version: the order is still not found for them."""
+    order_id = placed_order()
+    with pytest.raises(NotFound):
+        dispatch(c.AddNote(order_id=order_id, text="hi"), actor=make_user(Role.CUSTOMER), expected_version=99)
+    done = dispatch(
+        c.AddNote(order_id=order_id, text="hi"), actor=make_user(Role.SUPPORT), expected_version=4
+    )
+    assert [recorded.event.type for recorded in done.events] == ["OrderNoteAdded"]
