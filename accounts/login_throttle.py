@@ -12,11 +12,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.throttling import ThrottleUnavailable, TokenThrottle
 
 logger = logging.getLogger(__name__)
+
+UNAVAILABLE_RETRY_AFTER = 5  # seconds: the throttle's store is down, ask again shortly
 
 
 class AdminLoginThrottle(TokenThrottle):
@@ -48,12 +50,12 @@ class AdminLoginThrottleMiddleware:
         try:
             if throttle.allow_request(request, view_func):
                 return None  # the bucket state is on the request: RateLimitHeadersMiddleware writes it
-        except ThrottleUnavailable:
-            return HttpResponse(
-                "Login is unavailable for a moment; try again shortly.\n",
-                status=503,
-                content_type="text/plain",
+        except ThrottleUnavailable as exc:  # the token endpoint's throttle fails closed, whatever the setting
+            response = JsonResponse(
+                {"error": {"code": exc.default_code, "message": str(exc.detail), "details": {}}}, status=503
             )
+            response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
         # No address or username in the log: the throttle's counter already records the refusal.
         logger.warning("admin login refused: too many attempts from one address")
         retry_after = max(1, math.ceil(throttle.wait() or 0))

@@ -117,6 +117,8 @@ class TokenBucketThrottle(BaseThrottle):
     authenticated: ClassVar[bool | None] = None
     safe_methods: ClassVar[bool | None] = None
     ident: ClassVar[Literal["user", "ip"]] = "ip"
+    # Whether a request passes while Redis is down: None follows THROTTLE_FAIL_OPEN.
+    fail_open: ClassVar[bool | None] = None
     script = staticmethod(token_bucket_script)
 
     def __init__(self) -> None:
@@ -177,13 +179,14 @@ class TokenBucketThrottle(BaseThrottle):
         )
 
     def _store_down(self, request: Any, exc: redis.RedisError) -> bool:
+        fail_open = settings.THROTTLE_FAIL_OPEN if self.fail_open is None else self.fail_open
         # Only the scope and the error's class: no user, IP or key (personal data) in the log.
-        outcome = "fail_open" if settings.THROTTLE_FAIL_OPEN else "fail_closed"
+        outcome = "fail_open" if fail_open else "fail_closed"
         logger.warning(
             "throttle store unavailable (%s); scope %s: %s", type(exc).__name__, self.scope, outcome
         )
         THROTTLE_DECISIONS.labels(self.scope, outcome).inc()
-        if settings.THROTTLE_FAIL_OPEN:
+        if fail_open:
             self._record(request, BucketState(self.scope, self.capacity, self.per_second, allowed=True))
             return True
         raise ThrottleUnavailable from exc
@@ -216,7 +219,9 @@ class AnonymousThrottle(TokenBucketThrottle):
 
 
 class TokenThrottle(TokenBucketThrottle):
-    """For ``POST /api/auth/token/``: strict and per IP, whoever asks (password guessing)."""
+    """For ``POST /api/auth/token/``: strict and per IP, whoever asks (password guessing). Without Redis
+    it refuses whatever THROTTLE_FAIL_OPEN says: passwords must never be guessable without a limit."""
 
     scope = "token"
     ident = "ip"
+    fail_open = False

@@ -96,12 +96,34 @@ def test_a_forged_forwarded_for_header_does_not_buy_fresh_tries(staff: Any) -> N
     assert statuses[-1] == 429
 
 
-def test_with_the_throttle_store_down_the_admin_login_follows_the_fail_open_setting(
-    staff: Any, settings: Any
-) -> None:
-    settings.THROTTLE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens: refused at once
+# --- Redis down: the password doors fail closed, whatever THROTTLE_FAIL_OPEN says -------------------------
 
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused at once
+
+
+def test_without_redis_the_token_endpoint_refuses_even_when_failing_open(staff: Any, settings: Any) -> None:
+    settings.THROTTLE_REDIS_URL = DEAD_REDIS
     settings.THROTTLE_FAIL_OPEN = True
-    assert admin_login(Client(REMOTE_ADDR="203.0.113.17"), staff.username, PASSWORD).status_code == 302
-    settings.THROTTLE_FAIL_OPEN = False
-    assert admin_login(Client(REMOTE_ADDR="203.0.113.17"), staff.username, PASSWORD).status_code == 503
+    client = APIClient(REMOTE_ADDR="203.0.113.20")
+
+    response = client.post(
+        "/api/auth/token/", {"username": staff.username, "password": PASSWORD}, format="json"
+    )
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "throttle_unavailable"
+    assert "token" not in response.json()
+    assert client.get("/api/products/").status_code == 200  # other requests still fail open
+
+
+def test_without_redis_the_admin_login_refuses_even_when_failing_open(staff: Any, settings: Any) -> None:
+    settings.THROTTLE_REDIS_URL = DEAD_REDIS
+    settings.THROTTLE_FAIL_OPEN = True
+    client = Client(REMOTE_ADDR="203.0.113.21")
+
+    response = admin_login(client, staff.username, PASSWORD)
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "throttle_unavailable"
+    assert int(response["Retry-After"]) >= 1
+    assert "_auth_user_id" not in client.session  # not logged in
