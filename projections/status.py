@@ -84,13 +84,32 @@ class InvalidToken(ValueError):
     pass
 
 
+_SHAPE_HINT = "a consistency token looks like 1234.5678"
+# A token names one committed event: its writing transaction and its position (the primary key).
+_ISSUED_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM event_log WHERE position = %s AND transaction_id = %s::text::xid8)"
+)
+
+
 def parse_token(token: str) -> tuple[int, int]:
     try:
         xid, position = (int(part) for part in token.split("."))
     except ValueError:
-        raise InvalidToken("a consistency token looks like 1234.5678") from None
-    if xid < 0 or position < 0:
-        raise InvalidToken("a consistency token looks like 1234.5678")
+        raise InvalidToken(_SHAPE_HINT) from None
+    if not (0 <= xid < 2**64 and 0 < position < 2**63):  # xid8 and bigint ranges
+        raise InvalidToken(_SHAPE_HINT)
+    return xid, position
+
+
+def check_issued(token: str) -> tuple[int, int]:
+    """The token's (transaction id, position), if a command answered it; else ``InvalidToken``. A forged
+    or future token would otherwise hold a web thread for the whole wait, for nothing."""
+    xid, position = parse_token(token)
+    with connection.cursor() as cursor:
+        cursor.execute(_ISSUED_SQL, [position, str(xid)])
+        (issued,) = cursor.fetchone()
+    if not issued:
+        raise InvalidToken("no command answered with this consistency token")
     return xid, position
 
 
@@ -106,6 +125,7 @@ def wait_until_projected(
     token: str, *, names: Iterable[str] | None = None, timeout: float = 2.0, interval: float = 0.02
 ) -> bool:
     """Wait (at most ``timeout`` seconds) until the projections applied the token's event."""
+    check_issued(token)
     names = list(names or PROJECTORS)
     deadline = time.monotonic() + timeout
     while True:

@@ -57,9 +57,12 @@ class ConsistentReadMixin:
             raise ProjectionLagging("the read model has not caught up yet; retry shortly")
 
 
+MAX_STREAM_VERSION = 2**31 - 1  # event_log.version is an integer column
+
+
 class PastStateSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField(required=False)
-    as_of_version = serializers.IntegerField(required=False, min_value=1)
+    as_of_version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_STREAM_VERSION)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "as_of" in attrs and "as_of_version" in attrs:
@@ -113,6 +116,12 @@ class OrderDetailView(ConsistentReadMixin, APIView):
             summary = OrderSummaryProjector().fold(history)
             if summary is None or not rules.has_perm("orders.view_order", request.user, summary):
                 raise NotFound("order not found")
+            wanted = past.validated_data.get("as_of_version")
+            if wanted is not None and history[-1].version < wanted:  # never the present posing as the past
+                raise NotFound(
+                    f"the order has no version {wanted} yet",
+                    details={"as_of_version": [f"at most {summary.version}"]},
+                )
         else:
             summary = visible_orders(request.user).filter(pk=order_id).first()
             if summary is None:

@@ -343,6 +343,15 @@ CASES: dict[str, Bad] = {
     "detail-as-of-version-word": Bad(
         "manager", "get", ORDER + "?as_of_version=abc", fields=(("as_of_version",),)
     ),
+    "detail-as-of-version-beyond-the-stream": Bad(
+        "manager", "get", ORDER + "?as_of_version=1000", status=404, code="not_found"
+    ),
+    "detail-as-of-version-beyond-integer": Bad(
+        "manager", "get", ORDER + "?as_of_version=2147483648", fields=(("as_of_version",),)
+    ),
+    "detail-as-of-version-beyond-64-bits": Bad(
+        "manager", "get", ORDER + "?as_of_version=9223372036854775808", fields=(("as_of_version",),)
+    ),
     "detail-as-of-and-version": Bad(
         "manager", "get", ORDER + "?as_of=2026-01-01T00:00:00Z&as_of_version=1", fields=(("as_of",),)
     ),
@@ -390,6 +399,20 @@ CASES: dict[str, Bad] = {
     ),
     "consistency-token-three-parts": Bad(
         "manager", "get", LIST, headers={"X-Consistency-Token": "1.2.3"}, fields=(("X-Consistency-Token",),)
+    ),
+    "consistency-token-future": Bad(
+        "manager",
+        "get",
+        ORDER,
+        headers={"X-Consistency-Token": "999999999.999999999"},
+        fields=(("X-Consistency-Token",),),
+    ),
+    "consistency-token-beyond-64-bits": Bad(
+        "manager",
+        "get",
+        LIST,
+        headers={"X-Consistency-Token": "18446744073709551616.1"},
+        fields=(("X-Consistency-Token",),),
     ),
     "consistency-token-negative": Bad(
         "manager", "get", LIST, headers={"X-Consistency-Token": "-1.5"}, fields=(("X-Consistency-Token",),)

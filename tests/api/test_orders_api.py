@@ -234,6 +234,28 @@ def test_a_read_with_the_consistency_token_waits_for_the_projection(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_token_that_no_command_answered_is_refused_at_once(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+) -> None:
+    """A real event's position with another transaction id is a forged token: 400, without the wait
+    (the projections are paused here, so a wait would end in 503)."""
+    order = new_order()
+    customer = client_for(users["customer"])
+    xid, position = customer.post(f"/api/orders/{order['id']}/place/", {}, format="json")[
+        "X-Consistency-Token"
+    ].split(".")
+
+    forged = customer.get(
+        f"/api/orders/{order['id']}/", HTTP_X_CONSISTENCY_TOKEN=f"{int(xid) + 1}.{position}"
+    )
+
+    assert forged.status_code == 400
+    assert forged.json()["error"]["details"] == {
+        "X-Consistency-Token": ["no command answered with this consistency token"]
+    }
+
+
+@pytest.mark.django_db(transaction=True)
 def test_daily_sales_and_projection_status(
     client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
 ) -> None:
