@@ -1,10 +1,16 @@
-"""Event types as stored: explicit names that outlive class renames (no database)."""
+"""Event types and the order's dispatch by type: explicit names, found complete at start-up (no database)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import uuid4
+
 import pytest
 
+from orders import commands as c
 from orders import events as e
+from orders.aggregate import DecisionContext, Order, unfolded_event_types
 
 # Every type name the log may hold. Names are added here with new events and never changed or removed:
 # a stored event whose name no class claims could not be read again.
@@ -55,3 +61,24 @@ def test_two_classes_cannot_claim_one_type_name() -> None:
             pass
 
     assert e.EVENT_TYPES["OrderPlaced"] is e.OrderPlaced
+
+
+def test_an_order_event_without_an_applier_is_found_at_start_up() -> None:
+    assert unfolded_event_types() == set()
+
+    class Unfolded(e.Event, type_name="TestUnfoldedEvent"):
+        pass
+
+    try:
+        assert unfolded_event_types() == {Unfolded}
+    finally:
+        del e.EVENT_TYPES["TestUnfoldedEvent"]
+
+
+def test_a_command_the_order_does_not_decide_is_a_clear_error() -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class Unknown(c.Command):
+        pass
+
+    with pytest.raises(TypeError, match="an order does not decide Unknown"):
+        Order(id=uuid4()).decide(Unknown(order_id=uuid4()), DecisionContext(now=datetime.now(UTC)))
