@@ -195,7 +195,7 @@ def test_a_poison_event_stops_only_its_projection_until_fixed(monkeypatch: pytes
         if event.stream_id in self.rows:
             original(self, event)
 
-    monkeypatch.setattr(OrderSummaryProjector, "on_shipment_delivered", fixed)
+    monkeypatch.setitem(OrderSummaryProjector.handlers, "ShipmentDelivered", fixed)
     runner.retry("order_summary")
     assert runner.catch_up(OrderSummaryProjector)[0] is runner.Outcome.IDLE
     resumed = OrderSummary.objects.get(pk=good)
