@@ -38,6 +38,7 @@ from orders.admin_forms import (
 )
 from orders.aggregate import Order, replay
 from orders.handlers import HANDLERS, DispatchResult, dispatch
+from orders.statuses import OrderStatus, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +47,21 @@ READ_MODEL_WAIT_SECONDS = 1.0
 
 
 def _cancel_unavailable(order: Order) -> str | None:
-    if order.status not in ("draft", "placed"):
+    if order.status not in (OrderStatus.DRAFT, OrderStatus.PLACED):
         return f"the order is {order.status}"
     return "items have shipped" if order.anything_shipped else None
 
 
 def _payment_unavailable(order: Order) -> str | None:
-    if order.status != "placed":
+    if order.status != OrderStatus.PLACED:
         return f"the order is {order.status}"
     return None if order.outstanding > 0 else "nothing is left to pay"
 
 
 def _ship_unavailable(order: Order) -> str | None:
-    if order.status != "placed":
+    if order.status != OrderStatus.PLACED:
         return f"the order is {order.status}"
-    if order.payment_status != "paid":
+    if order.payment_status != PaymentStatus.PAID:
         return "an order ships once it is paid"
     left = any(line.quantity > line.shipped_quantity for line in order.lines.values())
     return None if left else "everything has shipped"

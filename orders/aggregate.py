@@ -18,6 +18,7 @@ from uuid import UUID
 from config.errors import InvalidTransition, NotFound, ValidationError
 from orders import commands as c
 from orders import events as e
+from orders.statuses import FulfillmentStatus, OrderStatus, PaymentStatus
 
 MAX_LINE_QUANTITY = 1000
 MAX_NOTE_LENGTH = 2000
@@ -126,7 +127,7 @@ class Order:
     customer_name: str = ""
     customer_email: str = ""
     currency: str = ""
-    status: str = "new"  # "new" until OrderCreated: the stream does not exist yet
+    status: OrderStatus = OrderStatus.NEW  # until OrderCreated: the stream does not exist yet
     lines: dict[str, Line] = field(default_factory=dict)
     shipping_address: dict[str, str] | None = None
     reserved_stock: dict[str, int] = field(default_factory=dict)
@@ -158,11 +159,11 @@ class Order:
         return max(self.total - self.amount_paid, 0)
 
     @property
-    def payment_status(self) -> str:
+    def payment_status(self) -> PaymentStatus:
         return payment_status(total=self.total, paid=self.amount_paid, refunded=self.amount_refunded)
 
     @property
-    def fulfillment_status(self) -> str:
+    def fulfillment_status(self) -> FulfillmentStatus:
         return fulfillment_status(
             quantities=[(line.quantity, line.shipped_quantity) for line in self.lines.values()],
             deliveries=[s.delivered_at is not None for s in self.shipments.values()],
@@ -189,7 +190,7 @@ class Order:
         self.customer_name = event.customer_name
         self.customer_email = event.customer_email
         self.currency = event.currency
-        self.status = "draft"
+        self.status = OrderStatus.DRAFT
         self.created_at = at
 
     @_applies(e.OrderLineAdded)
@@ -216,7 +217,7 @@ class Order:
 
     @_applies(e.OrderPlaced)
     def _apply_order_placed(self, event: e.OrderPlaced, at: datetime) -> None:
-        self.status = "placed"
+        self.status = OrderStatus.PLACED
         self.placed_at = at
         self.reserved_stock = dict(event.lines)
 
@@ -241,11 +242,11 @@ class Order:
 
     @_applies(e.OrderCompleted)
     def _apply_order_completed(self, event: e.OrderCompleted, at: datetime) -> None:
-        self.status = "completed"
+        self.status = OrderStatus.COMPLETED
 
     @_applies(e.OrderCancelled)
     def _apply_order_cancelled(self, event: e.OrderCancelled, at: datetime) -> None:
-        self.status = "cancelled"
+        self.status = OrderStatus.CANCELLED
         self.reserved_stock = {}
 
     @_applies(e.RefundIssued)
@@ -258,7 +259,7 @@ class Order:
 
     @_applies(e.OrderExpired)
     def _apply_order_expired(self, event: e.OrderExpired, at: datetime) -> None:
-        self.status = "expired"
+        self.status = OrderStatus.EXPIRED
         self.reserved_stock = {}
 
     # --- deciding ----------------------------------------------------------------------------
@@ -304,7 +305,7 @@ class Order:
     @_decides(c.AddLine)
     def _decide_add_line(self, command: c.AddLine, context: DecisionContext) -> list[e.Event]:
         _check_quantity(command.quantity)
-        self._require_status("draft", action="add a line")
+        self._require_status(OrderStatus.DRAFT, action="add a line")
         product = context.products.get(command.sku)
         if product is None:
             raise ValidationError("unknown product", details={"sku": [f"no product {command.sku!r}"]})
@@ -331,13 +332,13 @@ class Order:
         self, command: c.ChangeLineQuantity, context: DecisionContext
     ) -> list[e.Event]:
         _check_quantity(command.quantity)
-        self._require_status("draft", action="change a line")
+        self._require_status(OrderStatus.DRAFT, action="change a line")
         self._require_existing_line(command.sku)
         return [e.OrderLineQuantityChanged(sku=command.sku, quantity=command.quantity)]
 
     @_decides(c.RemoveLine)
     def _decide_remove_line(self, command: c.RemoveLine, context: DecisionContext) -> list[e.Event]:
-        self._require_status("draft", action="remove a line")
+        self._require_status(OrderStatus.DRAFT, action="remove a line")
         self._require_existing_line(command.sku)
         return [e.OrderLineRemoved(sku=command.sku)]
 
@@ -346,14 +347,14 @@ class Order:
         self, command: c.SetShippingAddress, context: DecisionContext
     ) -> list[e.Event]:
         address = _clean_address(command.address)
-        self._require_status("draft", "placed", action="set the shipping address")
+        self._require_status(OrderStatus.DRAFT, OrderStatus.PLACED, action="set the shipping address")
         if self.anything_shipped:
             raise InvalidTransition("items have already shipped")
         return [e.ShippingAddressSet(address=address)]
 
     @_decides(c.PlaceOrder)
     def _decide_place_order(self, command: c.PlaceOrder, context: DecisionContext) -> list[e.Event]:
-        self._require_status("draft", action="place the order")
+        self._require_status(OrderStatus.DRAFT, action="place the order")
         if not self.lines:
             raise InvalidTransition("an order needs at least one line to be placed")
         if self.shipping_address is None:
@@ -377,7 +378,7 @@ class Order:
             raise InvalidTransition(
                 "payment reference already used with another amount", details={"reference": [reference]}
             )
-        self._require_status("placed", action="record a payment")
+        self._require_status(OrderStatus.PLACED, action="record a payment")
         if command.amount > self.outstanding:
             raise InvalidTransition(
                 "payment exceeds the outstanding amount",
@@ -393,8 +394,8 @@ class Order:
         tracking = _check_text(command.tracking_number, field_name="tracking_number", max_length=100)
         for quantity in command.lines.values():
             _check_quantity(quantity)
-        self._require_status("placed", action="ship items")
-        if self.payment_status != "paid":
+        self._require_status(OrderStatus.PLACED, action="ship items")
+        if self.payment_status != PaymentStatus.PAID:
             raise InvalidTransition("an order ships only once it is paid")
         for sku, quantity in command.lines.items():
             line = self._require_line(sku)
@@ -421,14 +422,17 @@ class Order:
             raise InvalidTransition("shipment already delivered")
         delivered: list[e.Event] = [e.ShipmentDelivered(shipment_id=shipment.id)]
         after = _folded_copy(self, delivered, context.now)
-        if after.fulfillment_status == "delivered" and after.payment_status == "paid":
+        if (
+            after.fulfillment_status == FulfillmentStatus.DELIVERED
+            and after.payment_status == PaymentStatus.PAID
+        ):
             delivered.append(e.OrderCompleted())
         return delivered
 
     @_decides(c.CancelOrder)
     def _decide_cancel_order(self, command: c.CancelOrder, context: DecisionContext) -> list[e.Event]:
         reason = _check_text(command.reason, field_name="reason", max_length=MAX_TEXT_LENGTH)
-        self._require_status("draft", "placed", action="cancel the order")
+        self._require_status(OrderStatus.DRAFT, OrderStatus.PLACED, action="cancel the order")
         if self.anything_shipped:
             raise InvalidTransition("items have already shipped")
         cancelled: list[e.Event] = [e.OrderCancelled(reason=reason, released_stock=dict(self.reserved_stock))]
@@ -456,8 +460,8 @@ class Order:
 
     @_decides(c.ExpireOrder)
     def _decide_expire_order(self, command: c.ExpireOrder, context: DecisionContext) -> list[e.Event]:
-        self._require_status("placed", action="expire the order")
-        if self.payment_status != "unpaid":
+        self._require_status(OrderStatus.PLACED, action="expire the order")
+        if self.payment_status != PaymentStatus.UNPAID:
             raise InvalidTransition("only unpaid orders expire")
         if self.placed_at is None or context.now - self.placed_at <= context.payment_timeout:
             raise InvalidTransition("the payment time has not run out yet")
@@ -465,7 +469,7 @@ class Order:
 
     # --- guards ------------------------------------------------------------------------------
 
-    def _require_status(self, *allowed: str, action: str) -> None:
+    def _require_status(self, *allowed: OrderStatus, action: str) -> None:
         if self.status not in allowed:
             raise InvalidTransition(
                 f"cannot {action} of an order that is {self.status}",
@@ -485,22 +489,22 @@ class Order:
             raise NotFound("line not found", details={"sku": [f"the order has no line {sku!r}"]})
 
 
-def payment_status(*, total: int, paid: int, refunded: int) -> str:
+def payment_status(*, total: int, paid: int, refunded: int) -> PaymentStatus:
     """The payment status of an order; shared with the read side so both derive it alike."""
     if refunded > 0:
-        return "refunded" if refunded >= paid else "partially_refunded"
+        return PaymentStatus.REFUNDED if refunded >= paid else PaymentStatus.PARTIALLY_REFUNDED
     if paid == 0:
-        return "unpaid"
-    return "paid" if paid >= total else "partially_paid"
+        return PaymentStatus.UNPAID
+    return PaymentStatus.PAID if paid >= total else PaymentStatus.PARTIALLY_PAID
 
 
-def fulfillment_status(*, quantities: list[tuple[int, int]], deliveries: list[bool]) -> str:
+def fulfillment_status(*, quantities: list[tuple[int, int]], deliveries: list[bool]) -> FulfillmentStatus:
     """From (ordered, shipped) per line and whether each shipment was delivered."""
     if sum(shipped for _, shipped in quantities) == 0:
-        return "unfulfilled"
+        return FulfillmentStatus.UNFULFILLED
     if any(shipped < ordered for ordered, shipped in quantities):
-        return "partially_shipped"
-    return "delivered" if all(deliveries) else "shipped"
+        return FulfillmentStatus.PARTIALLY_SHIPPED
+    return FulfillmentStatus.DELIVERED if all(deliveries) else FulfillmentStatus.SHIPPED
 
 
 def replay(order_id: UUID, history: list[tuple[e.Event, int, datetime]]) -> Order:

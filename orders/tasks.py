@@ -12,6 +12,7 @@ from accounts.roles import SYSTEM
 from config.errors import ApplicationError
 from orders.commands import ExpireOrder
 from orders.handlers import dispatch
+from orders.statuses import OrderStatus, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def expire_unpaid_orders(limit: int = 500) -> int:
 
     cutoff = timezone.now() - settings.ORDER_PAYMENT_TIMEOUT
     candidates = OrderSummary.objects.filter(
-        status="placed", payment_status="unpaid", placed_at__lt=cutoff
+        status=OrderStatus.PLACED, payment_status=PaymentStatus.UNPAID, placed_at__lt=cutoff
     ).values_list("id", flat=True)[:limit]
     expired = 0
     for order_id in candidates:

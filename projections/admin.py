@@ -7,7 +7,7 @@ that dispatch a command as the signed-in user. Sales reports and projections: ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -32,8 +32,8 @@ from orders.admin_actions import (
     run_command,
 )
 from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
-from orders.api.filters import FULFILLMENT_STATUSES, PAYMENT_STATUSES, STATUSES
 from orders.api.queries import visible_orders
+from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
 from projections import admin_operations
 from projections.admin_order_page import order_sections
 from projections.models import OrderSummary
@@ -59,7 +59,7 @@ LIST_COLUMNS = (
 )
 
 
-def choice_filter(field: str, title: str, values: Sequence[str]) -> type[admin.SimpleListFilter]:
+def choice_filter(field: str, title: str, values: Iterable[str]) -> type[admin.SimpleListFilter]:
     """A filter over a fixed set of values: no DISTINCT scan of the table to find them."""
 
     def lookups(self: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -95,9 +95,9 @@ def _selected_one(action: OrderAction) -> Any:
 class OrderSummaryAdmin(ReadOnlyAdmin):
     list_display = ("number", "customer", "status", "payment", "fulfillment", "total_display", "created")
     list_filter = (
-        choice_filter("status", "status", STATUSES),
-        choice_filter("payment_status", "payment status", PAYMENT_STATUSES),
-        choice_filter("fulfillment_status", "fulfillment status", FULFILLMENT_STATUSES),
+        choice_filter("status", "status", ORDER_STATUSES),
+        choice_filter("payment_status", "payment status", PaymentStatus),
+        choice_filter("fulfillment_status", "fulfillment status", FulfillmentStatus),
         ("created_at", admin.DateFieldListFilter),
         ("placed_at", admin.DateFieldListFilter),
     )

@@ -23,6 +23,7 @@ from psycopg import sql
 from orders import events as e
 from orders.aggregate import fulfillment_status, payment_status
 from orders.events import ERASED, CustomerDataErased, Event
+from orders.statuses import OrderStatus
 from orders.store import RecordedEvent
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
 
@@ -143,7 +144,7 @@ class OrderSummaryProjector(Projector):
             "customer_id": created.customer_id,
             "customer_name": created.customer_name,
             "customer_email": created.customer_email,
-            "status": "draft",
+            "status": OrderStatus.DRAFT,
             "payment_status": "",  # derived when the batch is written (_settled)
             "fulfillment_status": "",
             "currency": created.currency,
@@ -201,7 +202,7 @@ class OrderSummaryProjector(Projector):
     @projects(e.OrderPlaced)
     def on_order_placed(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row["status"] = "placed"
+        row["status"] = OrderStatus.PLACED
         row["placed_at"] = event.recorded_at
 
     @projects(e.PaymentRecorded)
@@ -256,15 +257,15 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.OrderCompleted)
     def on_order_completed(self, event: RecordedEvent) -> None:
-        self._row(event)["status"] = "completed"
+        self._row(event)["status"] = OrderStatus.COMPLETED
 
     @projects(e.OrderCancelled)
     def on_order_cancelled(self, event: RecordedEvent) -> None:
-        self._row(event)["status"] = "cancelled"
+        self._row(event)["status"] = OrderStatus.CANCELLED
 
     @projects(e.OrderExpired)
     def on_order_expired(self, event: RecordedEvent) -> None:
-        self._row(event)["status"] = "expired"
+        self._row(event)["status"] = OrderStatus.EXPIRED
 
     @projects(e.OrderNoteAdded)
     def on_order_note_added(self, event: RecordedEvent) -> None:
