@@ -179,9 +179,10 @@ def error_text(exc: ApplicationError) -> str:
 
 def refresh_read_model(result: DispatchResult) -> str:
     """Catch the order-summary projection up to ``result``: "reached", "failed" or "pending"."""
+    from orders.consistency import consistency_token
     from projections import runner
     from projections.projectors import OrderSummaryProjector
-    from projections.status import consistency_token, has_reached
+    from projections.status import has_reached
 
     token = consistency_token(result.events)
     names = [OrderSummaryProjector.name]

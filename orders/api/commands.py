@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from orders import commands as c
 from orders.api import serializers as s
-from orders.api.responses import CONSISTENCY_HEADER, run_command
+from orders.api.responses import run_command
+from orders.consistency import CONSISTENCY_HEADER
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",

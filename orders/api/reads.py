@@ -22,9 +22,9 @@ from orders.aggregate import replay
 from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
 from orders.api.filters import OrderCursorPagination, OrderFilter
 from orders.api.queries import visible_orders
-from orders.api.representation import order_representation
-from orders.api.responses import CONSISTENCY_HEADER, represent
+from orders.api.representation import order_representation, represent
 from orders.api.serializers import CreateOrderSerializer, EventSerializer, OrderSerializer, ProductSerializer
+from orders.consistency import CONSISTENCY_HEADER
 from orders.models import Product
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector

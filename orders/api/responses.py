@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import rules
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.request_context import correlation_id
 from orders.api import idempotency
-from orders.api.representation import order_representation
+from orders.api.representation import WrittenOrder, represent
 from orders.commands import Command
+from orders.consistency import CONSISTENCY_HEADER, consistency_token
 from orders.handlers import DispatchResult, dispatch
-from projections.projectors import OrderSummaryProjector
-from projections.status import consistency_token
-
-CONSISTENCY_HEADER = "X-Consistency-Token"
-
-
-def represent(summary: Any, user: Any) -> dict[str, Any]:
-    """The order representation of SPEC §6; notes only for those who may see them."""
-    return order_representation(summary, include_notes=rules.has_perm("orders.view_notes", user))
 
 
 def run_command(request: Request, command: Command, *, status: int = 200) -> Response:
@@ -57,8 +48,7 @@ def run_command(request: Request, command: Command, *, status: int = 200) -> Res
 
 
 def _response_for(result: DispatchResult, user: Any, status: int) -> idempotency.StoredResponse:
-    summary = OrderSummaryProjector().fold(result.history)
     # A command that changed nothing (a repeated payment) still names the state it answers with.
     token = consistency_token(result.events or result.history[-1:])
-    body = dict(represent(summary, user))
+    body = represent(WrittenOrder.of(result.order, result.history), user)
     return idempotency.StoredResponse(status=status, body=body, headers={CONSISTENCY_HEADER: token or ""})

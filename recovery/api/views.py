@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
-from orders.api.responses import CONSISTENCY_HEADER
-from projections.status import consistency_token
+from orders.consistency import CONSISTENCY_HEADER, consistency_token
 from recovery.erasure import erase_customer
 
 
