@@ -32,11 +32,11 @@ from orders.admin_actions import (
     run_command,
 )
 from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
-from orders.api.queries import visible_orders
 from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
 from projections import admin_operations
 from projections.admin_order_page import order_sections
 from projections.models import OrderSummary
+from projections.queries import visible_orders
 
 __all__ = ["OrderSummaryAdmin", "admin_operations"]
 
