@@ -23,17 +23,11 @@ from django.utils.safestring import SafeString
 
 from config.errors import StaleVersion
 from orders import store
-from orders.admin_actions import (
-    ACTIONS,
-    STALE_FORM_MESSAGE,
-    OrderAction,
-    actions_for,
-    current_order,
-    run_command,
-)
+from orders.admin_actions import ACTIONS, OrderAction, actions_for, current_order
 from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
 from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
 from projections import admin_operations
+from projections.admin_commands import STALE_FORM_MESSAGE, run_admin_action
 from projections.admin_order_page import order_sections
 from projections.models import OrderSummary
 from projections.queries import visible_orders
@@ -264,7 +258,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         form = action.form(request.POST if request.method == "POST" else None, order=order)
         if form.is_valid():
             try:
-                done = run_command(
+                done = run_admin_action(
                     request,
                     form.command(),
                     label=action.label,

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from orders import commands as c
 from orders.api import serializers as s
-from orders.api.responses import run_command
+from orders.api.responses import respond_to_command
 from orders.consistency import CONSISTENCY_HEADER
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -42,7 +42,7 @@ class CommandView(APIView):
         serializer = self.input_for(request)(data=request.data if request.data is not None else {})
         serializer.is_valid(raise_exception=True)
         command = self.command(request, serializer.validated_data, **kwargs)
-        return run_command(request, command, status=self.status_code)
+        return respond_to_command(request, command, status=self.status_code)
 
 
 def command_endpoint(input_serializer: type[serializers.Serializer], *, status: int = 200) -> Any:

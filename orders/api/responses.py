@@ -15,7 +15,7 @@ from orders.consistency import CONSISTENCY_HEADER, consistency_token
 from orders.handlers import DispatchResult, dispatch
 
 
-def run_command(request: Request, command: Command, *, status: int = 200) -> Response:
+def respond_to_command(request: Request, command: Command, *, status: int = 200) -> Response:
     """Dispatch ``command`` as the request's user; answer the order as the write side now sees it."""
     key = idempotency.request_key(request)
 
