@@ -134,7 +134,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "expire-unpaid-orders": {
-        "task": "orders.tasks.expire_unpaid_orders",
+        "task": "projections.expiry.expire_unpaid_orders",
         "schedule": env.float("EXPIRE_ORDERS_INTERVAL", default=60.0),
     },
 }
