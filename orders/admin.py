@@ -20,15 +20,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.roles import STAFF_ROLES
+from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from orders import store
-from orders.admin_display import (
-    LabelledChangeList,
-    ReadOnlyAdmin,
-    actor_labels,
-    pretty_json,
-    visible_payload,
-    when,
-)
+from orders.admin_display import actor_labels, pretty_json, visible_payload
 from orders.admin_products import ProductAdmin
 from orders.events import EVENT_TYPES
 from orders.models import IdempotencyRecord, StoredEvent

@@ -21,10 +21,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import StaleVersion
 from orders import store
 from orders.admin_actions import ACTIONS, OrderAction, actions_for, current_order
-from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
+from orders.admin_display import money
 from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
 from projections import admin_operations
 from projections.admin_commands import STALE_FORM_MESSAGE, run_admin_action

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
+from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
+from orders.admin_display import money
 from projections import runner
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
 from projections.projectors import PROJECTORS

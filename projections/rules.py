@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import rules
 
-from orders.rules import is_finance, is_manager, is_staff_member
+from accounts.predicates import is_finance, is_manager, is_staff_member
 
 rules.add_perm("projections", is_staff_member)
 # Every staff role sees every order; the admin's lists are filtered with projections.queries as well.

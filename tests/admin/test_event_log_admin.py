@@ -16,13 +16,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.predicates import is_manager, is_staff_member
 from orders import commands as c
 from orders import events as e
 from orders import store
 from orders.admin_display import HIDDEN_NOTE, visible_payload
 from orders.handlers import dispatch
 from orders.models import StoredEvent
-from orders.rules import is_manager, is_staff_member
 from projections.models import OrderSummary
 from tests.admin.conftest import materialize
 
