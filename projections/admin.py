@@ -1,7 +1,7 @@
 """Orders in the admin, shown from their read model and changed only through commands.
 
 The list and the detail read ``OrderSummary`` (never edited here); the detail adds the order's event
-timeline from the log. The actions (``orders.admin_actions``) are per-order pages with a small form
+timeline from the log. The actions (``orders.admin.actions``) are per-order pages with a small form
 that dispatch a command as the signed-in user. Sales reports and projections: ``admin_operations``.
 """
 
@@ -24,8 +24,8 @@ from django.utils.safestring import SafeString
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import StaleVersion
 from orders import store
-from orders.admin_actions import ACTIONS, OrderAction, actions_for, current_order
-from orders.admin_display import money
+from orders.admin.actions import ACTIONS, OrderAction, actions_for, current_order
+from orders.admin.display import money
 from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
 from projections import admin_operations
 from projections.admin_commands import STALE_FORM_MESSAGE, run_admin_action

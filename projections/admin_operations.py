@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
-from orders.admin_display import money
+from orders.admin.display import money
 from projections import runner
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
 from projections.projectors import PROJECTORS

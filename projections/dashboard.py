@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.roles import STAFF_ROLES, roles_of
-from orders.admin_display import money
+from orders.admin.display import money
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
 from recovery.status import backup_age_seconds

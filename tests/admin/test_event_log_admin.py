@@ -20,7 +20,7 @@ from accounts.predicates import is_manager, is_staff_member
 from orders import commands as c
 from orders import events as e
 from orders import store
-from orders.admin_display import HIDDEN_NOTE, visible_payload
+from orders.admin.display import HIDDEN_NOTE, visible_payload
 from orders.handlers import dispatch
 from orders.models import StoredEvent
 from projections.models import OrderSummary

@@ -8,7 +8,7 @@ from typing import Any
 
 from config.admin_base import when
 from orders import events as e
-from orders.admin_display import HIDDEN_NOTE, actor_labels, money
+from orders.admin.display import HIDDEN_NOTE, actor_labels, money
 from orders.store import RecordedEvent
 
 

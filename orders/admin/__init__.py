@@ -1,7 +1,7 @@
 """The write side in the admin: the event log (read-only), products, idempotency keys (read-only).
 
 Orders themselves are shown from their read model and changed through commands: see
-``projections.admin`` and ``orders.admin_actions``.
+``projections.admin`` and ``orders.admin.actions``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from django.utils.safestring import SafeString
 from accounts.roles import STAFF_ROLES
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from orders import store
-from orders.admin_display import actor_labels, pretty_json, visible_payload
-from orders.admin_products import ProductAdmin
+from orders.admin.display import actor_labels, pretty_json, visible_payload
+from orders.admin.products import ProductAdmin
 from orders.events import EVENT_TYPES
 from orders.models import IdempotencyRecord, StoredEvent
 

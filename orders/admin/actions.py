@@ -17,7 +17,7 @@ import rules
 
 from orders import commands as c
 from orders import store
-from orders.admin_forms import (
+from orders.admin.forms import (
     CancelForm,
     CommandForm,
     DeliverForm,

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from config.admin_base import RoleAwareAdmin
-from orders.admin_display import money
+from orders.admin.display import money
 from orders.api.fields import format_money
 from orders.models import Product
 
