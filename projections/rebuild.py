@@ -134,21 +134,20 @@ def withdraw_rebuild_request(name: str) -> None:
     ).update(state=State.RUNNING, rebuild_requested_at=None)
 
 
-# The request wins when no rebuild is wanted yet, or the one recorded is abandoned: its rebuild started
-# (it has a position) but no connection holds its lock any more, or it never started and expired.
-# A rebuild takes the lock before it records a position and gives it up after its last write, so a
-# position without the lock means its process is gone.
+# The request wins when no rebuild holds the lock (whatever the state says: the live runner may have
+# marked the projection failed meanwhile) and no other request is waiting: the one recorded, if any,
+# either started (it has a position, so without the lock its process is gone) or expired unstarted.
+# A rebuild takes the lock before it records a position and gives it up after its last write.
 _REQUEST_SQL = """
 UPDATE {table} SET state = %(rebuilding)s, rebuild_position = NULL, rebuild_requested_at = now()
-WHERE name = %(name)s AND state <> %(stopped)s AND (
-    state <> %(rebuilding)s
-    OR (NOT EXISTS (SELECT 1 FROM pg_locks
-                    WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database
-                                                                WHERE datname = current_database())
-                      AND classid = %(lock_class)s::bigint::oid AND objid = %(lock_key)s::bigint::oid
-                      AND objsubid = 2)
-        AND (rebuild_position IS NOT NULL OR rebuild_requested_at IS NULL
-             OR rebuild_requested_at < now() - %(expiry)s)))
+WHERE name = %(name)s AND state <> %(stopped)s
+  AND NOT EXISTS (SELECT 1 FROM pg_locks
+                  WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database
+                                                              WHERE datname = current_database())
+                    AND classid = %(lock_class)s::bigint::oid AND objid = %(lock_key)s::bigint::oid
+                    AND objsubid = 2)
+  AND (state <> %(rebuilding)s OR rebuild_position IS NOT NULL OR rebuild_requested_at IS NULL
+       OR rebuild_requested_at < now() - %(expiry)s)
 RETURNING name
 """
 
