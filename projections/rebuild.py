@@ -61,6 +61,8 @@ _CHECKPOINT_TABLE = sql.Identifier("public", ProjectionCheckpoint._meta.db_table
 
 
 class RebuildInProgress(ApplicationError):
+    """Another rebuild of the projection is queued or running; this one changed nothing."""
+
     code = "rebuild_in_progress"
     status = 409
 
@@ -83,7 +85,8 @@ class RebuildResult:
 def rebuild(
     name: str, *, batch_size: int = 5000, on_progress: Callable[[int], None] | None = None
 ) -> RebuildResult:
-    """Rebuild ``name`` now, in this process. Raises ``RebuildInProgress`` if another one runs."""
+    """Rebuild ``name`` now, in this process. Raises ``RebuildInProgress`` while another one runs and
+    ``InvalidTransition`` for a stopped projection, both before touching anything."""
     projector_class = PROJECTORS[name]
     schema = f"rebuild_{name}"
     tables = [model._meta.db_table for model in projector_class.tables]

@@ -14,18 +14,27 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.errors import InvalidTransition
 from orders.models import Product
 from projections.models import ProjectionCheckpoint
-from projections.rebuild import RebuildFailed, RebuildInProgress, RebuildResult, rebuild
+from projections.rebuild import (
+    QUEUED_REQUEST_EXPIRY,
+    RebuildFailed,
+    RebuildInProgress,
+    RebuildResult,
+    rebuild,
+    request_rebuild,
+)
 from tests.conftest import project_everything, run_in_threads
 from tests.projections.workload import (
     assert_read_model_matches_write_side,
@@ -201,3 +210,21 @@ def test_a_projection_stopped_during_its_rebuild_stays_stopped(traffic: Any) -> 
     assert checkpoint("daily_sales").state == "stopped"
     assert copy_schemas() == []
     assert_read_model_matches_write_side()
+
+
+def test_a_queued_request_no_worker_started_blocks_the_next_one_for_a_while_only(traffic: Any) -> None:
+    """Its message may be lost (a broker restart, a worker killed as it received it)."""
+    request_rebuild("daily_sales")
+    with pytest.raises(RebuildInProgress):
+        request_rebuild("daily_sales")
+
+    ProjectionCheckpoint.objects.filter(name="daily_sales").update(
+        rebuild_requested_at=timezone.now() - QUEUED_REQUEST_EXPIRY - timedelta(seconds=1)
+    )
+    request_rebuild("daily_sales")
+
+    with pytest.raises(RebuildInProgress):
+        request_rebuild("daily_sales")
+    rebuild("daily_sales")  # what the queued task does: it serves the request
+    assert checkpoint("daily_sales").state == "running"
+    request_rebuild("daily_sales")
