@@ -3,31 +3,41 @@ restores of older backups — while orders and totals remain."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from accounts.services import create_user
 from orders import commands as c
 from orders import store
+from orders.api import responses
 from orders.events import ERASED, CustomerDataErased, customer_stream_id
 from orders.handlers import dispatch
+from orders.models import IdempotencyRecord
 from projections.models import CustomerStats, DailySales, OrderSummary
 from projections.rebuild import rebuild
 from recovery.archive import ArchiveReader
 from recovery.backup import take_backup
-from recovery.keys import backup_key, backup_key_id
+from recovery.erasure import erase_customer
+from recovery.keys import backup_key, backup_key_id, master_keys
 from recovery.models import DataKey
 from recovery.personal_data import CustomerDataErased as Refused
+from recovery.personal_data import unwrap
 from recovery.restore import restore
-from tests.conftest import project_everything
+from tests.conftest import project_everything, run_in_threads
 from tests.recovery.conftest import on_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -230,3 +240,221 @@ def test_erasing_twice_changes_nothing_and_the_erased_customer_gets_no_new_perso
         dispatch(c.SetShippingAddress(order_id=order_id, address=ADDRESS), actor=shop["manager"])
     assert len(store.load(order_id)) == versions
     dispatch(c.AddNote(order_id=order_id, text="still works"), actor=shop["manager"])
+
+
+# --- erasure racing the writers of the customer's personal data ------------------------------------
+
+
+def in_background(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``target`` in a real thread with its own connection; its result or exception lands in the list."""
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(run_in_threads(lambda _: target(), 1)[0]))
+    thread.start()
+    return thread, outcome
+
+
+def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def decryptable_with_the_master_key(customer_id: int) -> list[Any]:
+    """Every personal value of the customer that the master key still opens, read straight from the
+    tables (no tombstone logic of the application): what someone holding a backup and the key could do."""
+    masters = master_keys()
+    ciphers = {
+        key.pk: AESGCM(unwrap(key.wrapped_key, customer_id=customer_id, master=masters[key.master_key_id]))
+        for key in DataKey.objects.filter(customer_id=customer_id, wrapped_key__isnull=False)
+    }
+    opened = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stream_id, event_type, payload::text FROM event_log")
+        rows = cursor.fetchall()
+    for stream_id, event_type, payload in rows:
+        for name, value in json.loads(payload).items():
+            leaves = value.items() if isinstance(value, dict) else [(None, value)]
+            for leaf_key, leaf in leaves:
+                if not (isinstance(leaf, str) and leaf.startswith("pd1:")):
+                    continue
+                key_id, encoded = leaf[4:].split(":", 1)
+                if int(key_id) not in ciphers:
+                    continue
+                path = name if leaf_key is None else f"{name}.{leaf_key}"
+                aad = f"pd1|{stream_id}|{event_type}|{path}|{customer_id}|{key_id}".encode()
+                blob = base64.b64decode(encoded)
+                opened.append(json.loads(ciphers[int(key_id)].decrypt(blob[:12], blob[12:], aad)))
+    return opened
+
+
+def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer_can_be_read(
+    victim: Any, make_user: Callable[..., Any], make_product: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """A CreateOrder of the new customer (their first data key inserted, not committed) and a keyed
+    request whose idempotency record holds their address are both open when the erasure starts."""
+    manager, sku = make_user(Role.MANAGER), make_product().sku
+    holding = {"create": threading.Event(), "keyed": threading.Event()}
+    may_commit = threading.Event()
+
+    def hold(name: str, then: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
+        def on_success(result: Any) -> None:  # the last step inside the command's transaction
+            if then is not None:
+                then(result)
+            holding[name].set()
+            assert may_commit.wait(20)
+
+        return on_success
+
+    real_dispatch = responses.dispatch
+
+    def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:  # the API's dispatch, held after the record
+        return real_dispatch(command, **{**kwargs, "on_success": hold("keyed", kwargs["on_success"])})
+
+    monkeypatch.setattr(responses, "dispatch", dispatch_and_hold)
+    created_order = uuid4()
+
+    def create_order() -> Any:
+        command = c.CreateOrder(
+            order_id=created_order, customer_id=victim.pk, lines={sku: 1}, shipping_address=ADDRESS
+        )
+        return dispatch(command, actor=victim, on_success=hold("create"))
+
+    def keyed_request() -> Any:
+        client = APIClient()
+        client.force_authenticate(victim)
+        body = {"lines": [{"sku": sku, "quantity": 2}], "shipping_address": ADDRESS}
+        return client.post("/api/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="first-order")
+
+    writers = [in_background(create_order), in_background(keyed_request)]
+    assert holding["create"].wait(10) and holding["keyed"].wait(10)
+    assert DataKey.objects.filter(customer_id=victim.pk).count() == 0  # not committed: invisible here
+
+    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
+    # The erasure must wait for both writers; as found, it finished at once without seeing them.
+    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure")
+    may_commit.set()
+    for thread, _ in [*writers, (eraser, erased)]:
+        thread.join(30)
+        assert not thread.is_alive()
+    (created,), (response,) = writers[0][1], writers[1][1]
+    assert not isinstance(created, BaseException), created
+    assert response.status_code == 201, response.content
+    assert not isinstance(erased[0], BaseException), erased[0]
+
+    assert decryptable_with_the_master_key(victim.pk) == []
+    assert DataKey.objects.filter(customer_id=victim.pk).exclude(wrapped_key=None).count() == 0
+    project_everything()
+    assert plaintext_hits() == []  # idempotency records, read tables, the user row: nothing in clear
+    admin = Client()
+    admin.force_login(manager)
+    for order_id in (created_order, response.json()["id"]):
+        page = admin.get(f"/admin/projections/ordersummary/{order_id}/change/")
+        assert page.status_code == 200
+        assert not [secret for secret in SECRETS if secret in page.content.decode()]
+
+
+def advisory_lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return int(cursor.fetchone()[0])
+
+
+def stored_addresses(user: Any) -> list[Any]:
+    return [
+        record.response_body.get("shipping_address") for record in IdempotencyRecord.objects.filter(user=user)
+    ]
+
+
+@pytest.fixture
+def victims_order(victim: Any, make_product: Callable[..., Any]) -> Any:
+    """An order of the victim's with their address: every answer about it holds the address."""
+    order_id = uuid4()
+    dispatch(c.CreateOrder(order_id=order_id, customer_id=victim.pk, shipping_address=ADDRESS), actor=victim)
+    return order_id
+
+
+def add_line_with_a_key(user: Any, order_id: Any, sku: str, key: str) -> Any:
+    client = APIClient()
+    client.force_authenticate(user)
+    body = {"sku": sku, "quantity": 1}
+    return client.post(f"/api/orders/{order_id}/lines/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_keyed_request_in_flight_leaves_no_address_in_its_idempotency_record(
+    victim: Any,
+    victims_order: Any,
+    make_user: Callable[..., Any],
+    make_product: Callable[..., Any],
+    monkeypatch: Any,
+) -> None:
+    """The request writes no personal event (it adds a line), only a record whose answer holds the
+    address: the record alone must hold the erasure back."""
+    manager, sku = make_user(Role.MANAGER), make_product().sku
+    holding, may_commit = threading.Event(), threading.Event()
+    real_dispatch = responses.dispatch
+
+    def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:
+        def remember_then_hold(result: Any) -> None:
+            kwargs["on_success"](result)
+            holding.set()
+            assert may_commit.wait(20)
+
+        return real_dispatch(command, **{**kwargs, "on_success": remember_then_hold})
+
+    monkeypatch.setattr(responses, "dispatch", dispatch_and_hold)
+    writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-1"))
+    assert holding.wait(10)
+    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
+    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure")
+    may_commit.set()
+    for thread in (writer, eraser):
+        thread.join(30)
+        assert not thread.is_alive()
+
+    assert answered[0].status_code == 200, answered[0].content
+    assert not isinstance(erased[0], BaseException), erased[0]
+    assert stored_addresses(victim) == [dict.fromkeys(ADDRESS, ERASED)]
+    project_everything()
+    assert plaintext_hits() == []
+
+
+def test_writers_that_wait_for_an_erasure_see_it_when_it_commits(
+    victim: Any, victims_order: Any, make_user: Callable[..., Any], make_product: Callable[..., Any]
+) -> None:
+    """The erasure holds its lock (key shredded, not committed) while a CreateOrder and a keyed request
+    of the customer's arrive: both wait, and then neither records anything of the customer in clear —
+    although each statement that waited took its snapshot before the erasure committed."""
+    manager, sku = make_user(Role.MANAGER), make_product().sku
+    holding, may_commit = threading.Event(), threading.Event()
+
+    def hold(result: Any) -> None:
+        holding.set()
+        assert may_commit.wait(20)
+
+    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager, on_success=hold))
+    assert holding.wait(10)
+    late_order = uuid4()
+    creator, created = in_background(
+        lambda: dispatch(
+            c.CreateOrder(
+                order_id=late_order, customer_id=victim.pk, lines={sku: 1}, shipping_address=ADDRESS
+            ),
+            actor=manager,
+        )
+    )
+    writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-2"))
+    wait_for(lambda: advisory_lock_waiters() >= 2, what="both writers to wait for the erasure")
+    may_commit.set()
+    for thread in (eraser, creator, writer):
+        thread.join(30)
+        assert not thread.is_alive()
+
+    assert not isinstance(erased[0], BaseException), erased[0]
+    assert isinstance(created[0], Refused), created[0]  # nothing written for the erased customer
+    assert store.load(late_order) == []
+    assert answered[0].status_code == 200, answered[0].content  # re-run from a fresh load
+    assert answered[0].json()["shipping_address"] == dict.fromkeys(ADDRESS, ERASED)
+    assert stored_addresses(victim) == [dict.fromkeys(ADDRESS, ERASED)]
+    assert DataKey.objects.filter(customer_id=victim.pk).exclude(wrapped_key=None).count() == 0
+    assert decryptable_with_the_master_key(victim.pk) == []
