@@ -6,16 +6,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
+import subprocess  # nosec B404  # the erasure in a process of its own, to kill it
+import sys
 import threading
-import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.core.management import call_command
-from django.db import connection
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -31,16 +35,19 @@ from projections.models import CustomerStats, DailySales, OrderSummary
 from projections.rebuild import rebuild
 from recovery.archive import ArchiveReader
 from recovery.backup import take_backup
-from recovery.erasure import erase_customer
+from recovery.erasure import erase_customer, erased_in_ledger
 from recovery.keys import backup_key, backup_key_id, master_keys
 from recovery.models import DataKey
 from recovery.personal_data import CustomerDataErased as Refused
 from recovery.personal_data import unwrap
 from recovery.restore import restore
 from tests.conftest import project_everything, run_in_threads
+from tests.projections.test_celery_worker import wait_for
 from tests.recovery.conftest import on_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PASSWORD = "A-long-test-passphrase-42"
 ADDRESS = {
@@ -253,13 +260,6 @@ def in_background(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any
     return thread, outcome
 
 
-def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def decryptable_with_the_master_key(customer_id: int) -> list[Any]:
     """Every personal value of the customer that the master key still opens, read straight from the
     tables (no tombstone logic of the application): what someone holding a backup and the key could do."""
@@ -332,7 +332,7 @@ def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer
 
     eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
     # The erasure must wait for both writers; as found, it finished at once without seeing them.
-    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure")
+    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure", timeout=10)
     may_commit.set()
     for thread, _ in [*writers, (eraser, erased)]:
         thread.join(30)
@@ -406,7 +406,7 @@ def test_a_keyed_request_in_flight_leaves_no_address_in_its_idempotency_record(
     writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-1"))
     assert holding.wait(10)
     eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
-    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure")
+    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure", timeout=10)
     may_commit.set()
     for thread in (writer, eraser):
         thread.join(30)
@@ -444,7 +444,7 @@ def test_writers_that_wait_for_an_erasure_see_it_when_it_commits(
         )
     )
     writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-2"))
-    wait_for(lambda: advisory_lock_waiters() >= 2, what="both writers to wait for the erasure")
+    wait_for(lambda: advisory_lock_waiters() >= 2, what="both writers to wait for the erasure", timeout=10)
     may_commit.set()
     for thread in (eraser, creator, writer):
         thread.join(30)
@@ -457,4 +457,119 @@ def test_writers_that_wait_for_an_erasure_see_it_when_it_commits(
     assert answered[0].json()["shipping_address"] == dict.fromkeys(ADDRESS, ERASED)
     assert stored_addresses(victim) == [dict.fromkeys(ADDRESS, ERASED)]
     assert DataKey.objects.filter(customer_id=victim.pk).exclude(wrapped_key=None).count() == 0
+    assert decryptable_with_the_master_key(victim.pk) == []
+
+
+# --- one command of the bus, whichever way it comes ------------------------------------------------
+
+
+def writing_transactions(customer_id: int) -> set[int]:
+    """The transactions that wrote the erasure's rows: its event, the tombstone, the anonymised user."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT transaction_id::text::bigint %% 4294967296 FROM event_log WHERE stream_id = %s"
+            " UNION SELECT xmin::text::bigint FROM recovery_datakey WHERE customer_id = %s"
+            " UNION SELECT xmin::text::bigint FROM accounts_user WHERE id = %s",
+            [customer_stream_id(customer_id), customer_id, customer_id],
+        )
+        return {xid for (xid,) in cursor.fetchall()}
+
+
+def erasure_events(customer_id: int) -> list[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_type, metadata->>'command', metadata->>'actor' FROM event_log WHERE stream_id = %s",
+            [customer_stream_id(customer_id)],
+        )
+        return cursor.fetchall()
+
+
+def test_two_erasures_at_once_record_one_event(shop: dict[str, Any], victim: Any) -> None:
+    results = run_in_threads(lambda _: erase_customer(victim.pk, actor=shop["manager"]), 2)
+
+    assert not [result for result in results if isinstance(result, BaseException)], results
+    assert sorted(result.already_erased for result in results) == [False, True]
+    assert len(erasure_events(victim.pk)) == 1
+    assert decryptable_with_the_master_key(victim.pk) == []
+
+
+def test_an_api_erasure_is_one_command_of_the_bus_and_its_idempotency_key_replays(
+    shop: dict[str, Any], victim: Any
+) -> None:
+    client = APIClient()
+    client.force_authenticate(shop["manager"])
+    url, request_id = f"/api/customers/{victim.pk}/erase/", str(uuid4())
+
+    first = client.post(url, HTTP_IDEMPOTENCY_KEY="erase-1", HTTP_X_REQUEST_ID=request_id)
+    again = client.post(url, HTTP_IDEMPOTENCY_KEY="erase-1")
+    other_key = client.post(url, HTTP_IDEMPOTENCY_KEY="erase-2")
+
+    assert first.status_code == again.status_code == other_key.status_code == 200
+    assert first.json() == again.json() == {"customer": victim.pk, "erased": True, "already_erased": False}
+    assert (
+        again["Idempotent-Replayed"] == "true"
+        and again["X-Consistency-Token"] == first["X-Consistency-Token"]
+    )
+    assert other_key.json()["already_erased"] is True and "Idempotent-Replayed" not in other_key
+    assert erasure_events(victim.pk) == [
+        ("CustomerDataErased", "EraseCustomerData", f"user:{shop['manager'].pk}")
+    ]
+    assert len(writing_transactions(victim.pk)) == 1  # event, tombstone and user row: one transaction
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT metadata->>'correlation_id' FROM event_log WHERE stream_id = %s",
+            [customer_stream_id(victim.pk)],
+        )
+        assert cursor.fetchone()[0] == request_id
+
+
+def test_the_management_command_is_one_command_of_the_bus(shop: dict[str, Any], victim: Any) -> None:
+    call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
+
+    assert erasure_events(victim.pk) == [("CustomerDataErased", "EraseCustomerData", "system")]
+    assert len(writing_transactions(victim.pk)) == 1
+    with pytest.raises(CommandError, match="customer not found"):
+        call_command("erase_customer", str(shop["manager"].pk), stdout=io.StringIO())
+
+
+def test_an_erasure_killed_while_it_waits_for_a_writer_changes_nothing(
+    shop: dict[str, Any], victim: Any, backup_dir: Any
+) -> None:
+    """``manage.py erase_customer`` in a process of its own waits for a writer of the customer's personal
+    data in flight, and is killed (SIGKILL) there; then it runs again to the end."""
+    holding, may_commit = threading.Event(), threading.Event()
+
+    def writer_in_flight() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT lock_personal_data(%s)", [victim.pk])
+            holding.set()
+            assert may_commit.wait(30)
+
+    writer, _ = in_background(writer_in_flight)
+    assert holding.wait(10)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_WORKER_DATABASE_NAME": connection.settings_dict["NAME"],
+        "BACKUP_DIR": str(backup_dir),
+    }
+    command = [sys.executable, "manage.py", "erase_customer", str(victim.pk)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        wait_for(lambda: advisory_lock_waiters() > 0, what="the erasure to wait for the writer", timeout=30)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        may_commit.set()
+        writer.join(30)
+
+    assert erasure_events(victim.pk) == []
+    assert not DataKey.objects.filter(customer_id=victim.pk, erased_at__isnull=False).exists()
+    assert decryptable_with_the_master_key(victim.pk) != []  # the key is still there
+    assert erased_in_ledger() == {victim.pk}  # asked for: a restore would erase them, never the reverse
+
+    call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
+    assert len(erasure_events(victim.pk)) == 1
     assert decryptable_with_the_master_key(victim.pk) == []
