@@ -8,6 +8,9 @@ retried with the same key.
 
 "In flight" is a transaction-scoped advisory lock on (user, key): the first request holds it until it
 commits, a concurrent one fails to take it at once.
+
+A record whose answer holds a customer's address is written holding that customer's personal-data lock
+(shared), so an erasure of the customer waits for it and then scrubs it (see ``recovery.erasure``).
 """
 
 from __future__ import annotations
