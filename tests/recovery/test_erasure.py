@@ -164,6 +164,7 @@ def test_only_managers_may_erase_and_only_customers_can_be_erased(
         assert response.json()["error"]["code"] == "permission_denied"
     assert erase_through_the_api(shop["manager"], shop["manager"].pk).status_code == 404
     assert erase_through_the_api(shop["manager"], 999_999).status_code == 404
+    assert erase_through_the_api(shop["manager"], 2**70).status_code == 404  # beyond a bigint: nobody
     assert APIClient().post(f"/api/customers/{victim.pk}/erase/").status_code == 401
     assert not DataKey.objects.filter(customer_id=victim.pk, erased_at__isnull=False).exists()
 
