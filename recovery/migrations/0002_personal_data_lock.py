@@ -27,10 +27,19 @@ END
 $$
 """
 
+# Before writers took the lock, a writer racing an erasure could add a key beside the tombstone, and it
+# stayed wrapped by the master key (the application read it as erased; the table and backups held it).
+SHRED_LEFTOVER_KEYS = """
+UPDATE recovery_datakey AS k SET wrapped_key = NULL, master_key_id = '', erased_at = now()
+WHERE k.wrapped_key IS NOT NULL
+  AND EXISTS (SELECT 1 FROM recovery_datakey t WHERE t.customer_id = k.customer_id AND t.erased_at IS NOT NULL)
+"""
+
 
 class Migration(migrations.Migration):
     dependencies = [("recovery", "0001_initial")]
 
     operations = [
         migrations.RunSQL(CREATE, reverse_sql="DROP FUNCTION lock_personal_data(bigint)"),
+        migrations.RunSQL(SHRED_LEFTOVER_KEYS, reverse_sql=migrations.RunSQL.noop),
     ]

@@ -4,6 +4,7 @@ restores of older backups — while orders and totals remain."""
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import os
@@ -35,7 +36,7 @@ from projections.models import CustomerStats, DailySales, OrderSummary
 from projections.rebuild import rebuild
 from recovery.archive import ArchiveReader
 from recovery.backup import take_backup
-from recovery.erasure import erase_customer, erased_in_ledger
+from recovery.erasure import erase_customer, erased_in_ledger, reapply_ledger
 from recovery.keys import backup_key, backup_key_id, master_keys
 from recovery.models import DataKey
 from recovery.personal_data import CustomerDataErased as Refused
@@ -574,3 +575,27 @@ def test_an_erasure_killed_while_it_waits_for_a_writer_changes_nothing(
     call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
     assert len(erasure_events(victim.pk)) == 1
     assert decryptable_with_the_master_key(victim.pk) == []
+
+
+def test_a_key_left_beside_an_earlier_erasure_is_shredded_by_the_migration_and_by_the_ledger(
+    shop: dict[str, Any], victim: Any
+) -> None:
+    """As found, a writer racing an erasure could leave a key wrapped beside the tombstone."""
+    call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
+
+    def leave_a_key() -> DataKey:
+        key = DataKey.objects.filter(customer_id=shop["other"].pk).first()
+        return DataKey.objects.create(
+            customer_id=victim.pk, wrapped_key=key.wrapped_key, master_key_id=key.master_key_id
+        )
+
+    migration = importlib.import_module("recovery.migrations.0002_personal_data_lock")
+    for shred in (
+        lambda: connection.cursor().execute(migration.SHRED_LEFTOVER_KEYS),
+        lambda: transaction.atomic()(reapply_ledger)(),  # what a restore of an older backup runs
+    ):
+        left = leave_a_key()
+        shred()
+        left.refresh_from_db()
+        assert left.wrapped_key is None and left.erased_at is not None
+    assert DataKey.objects.get(customer_id=shop["other"].pk).wrapped_key is not None  # others keep theirs
