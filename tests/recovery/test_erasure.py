@@ -354,6 +354,8 @@ def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer
         page = admin.get(f"/admin/projections/ordersummary/{order_id}/change/")
         assert page.status_code == 200
         assert not [secret for secret in SECRETS if secret in page.content.decode()]
+    content = decrypted_backup(take_backup().path)  # a backup taken afterwards
+    assert not [secret for secret in SECRETS if secret.encode() in content]
 
 
 def advisory_lock_waiters() -> int:
