@@ -6,4 +6,5 @@ class RecoveryConfig(AppConfig):
     verbose_name = "Disaster recovery"
 
     def ready(self) -> None:
-        from recovery import checks  # noqa: F401  # registers the key-format system checks
+        # The key-format system checks; EraseCustomerData's handler and shredding on the command bus.
+        from recovery import checks, erasure  # noqa: F401
