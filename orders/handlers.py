@@ -1,8 +1,9 @@
 """The command bus: ``dispatch(command, actor=...)`` and one ``handle_<command>`` per command type.
 
-``dispatch`` owns the transaction. In it: load the order, check the actor's permission on it, let the
-handler fetch what the decision needs, decide, reserve or release stock, append, and run the caller's
-``on_success`` hook (the API stores its idempotency record there). If another writer took the order's
+``dispatch`` owns the transaction. In it: load the command's stream (an order's, or a customer's own),
+check the actor's permission on it, let the handler fetch what the decision needs, decide, reserve or
+release stock, run the effects other apps registered for the new events, append, and run the caller's
+``on_success`` hook (the API stores its idempotency record there). If another writer took the stream's
 next version first, everything is rolled back and tried again from a fresh load, a bounded number of
 times with jittered back-off; then ``ConcurrencyConflict``. A caller that showed a person one version
 of the order (an admin form) passes it as ``expected_version``: if the order has moved on, the command
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -40,11 +42,16 @@ from config.prepared import prepared_cursor
 from orders import commands as c
 from orders import inventory, store
 from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
+from orders.customer import Customer
+from orders.events import Event
 from orders.signals import events_committed
 
 Actor = Any  # a user (accounts.User) or accounts.roles.SYSTEM
 C = TypeVar("C", bound=c.Command)
-Prepare = Callable[[Any, Order, Actor], DecisionContext]
+Aggregate = Order | Customer
+Prepare = Callable[[Any, Any, Actor], DecisionContext]
+Replay = Callable[[UUID, list[tuple[Event, int, datetime]]], Aggregate]
+Effect = Callable[[Any], None]
 
 
 class UnknownCommand(TypeError):
@@ -64,11 +71,12 @@ class AlreadyHandled(Exception):  # a signal to the caller, not an error
 class Handler:
     permission: str
     prepare: Prepare
+    replay: Replay = replay  # the aggregate that decides: an Order, or a Customer on its own stream
 
 
 @dataclass(frozen=True)
 class DispatchResult:
-    order: Order
+    order: Aggregate  # the aggregate as the command left it
     events: list[store.RecordedEvent]  # what this command appended
     history: list[store.RecordedEvent]  # the whole stream, these events included
     command_id: UUID
@@ -82,10 +90,26 @@ class DispatchResult:
 HANDLERS: dict[type[c.Command], Handler] = {}
 
 
-def handles(command_type: type[C], *, permission: str) -> Callable[[Prepare], Prepare]:
+def handles(
+    command_type: type[C], *, permission: str, replay: Replay = replay
+) -> Callable[[Prepare], Prepare]:
     def register(prepare: Prepare) -> Prepare:
-        HANDLERS[command_type] = Handler(permission=permission, prepare=prepare)
+        HANDLERS[command_type] = Handler(permission=permission, prepare=prepare, replay=replay)
         return prepare
+
+    return register
+
+
+# Work that apps above the write side attach to an event type, run in the command's transaction just
+# before the event is appended; registered at start-up, so orders/ never imports them (recovery shreds
+# the customer's data key for CustomerDataErased).
+EFFECTS: dict[type[Event], list[Effect]] = {}
+
+
+def effect_of(event_type: type[Event]) -> Callable[[Effect], Effect]:
+    def register(effect: Effect) -> Effect:
+        EFFECTS.setdefault(event_type, []).append(effect)
+        return effect
 
     return register
 
@@ -187,8 +211,8 @@ def _dispatch_once(
     command_id: UUID,
     expected_version: int | None,
 ) -> DispatchResult:
-    history = store.load(command.order_id)
-    order = replay(command.order_id, [(r.event, r.version, r.recorded_at) for r in history])
+    history = store.load(command.stream_id)
+    order = handler.replay(command.stream_id, [(r.event, r.version, r.recorded_at) for r in history])
     _authorize(command, handler, actor=actor, order=order)
     if expected_version is not None and order.version != expected_version:  # after _authorize: no leak
         raise StaleVersion(
@@ -198,18 +222,29 @@ def _dispatch_once(
     context = handler.prepare(command, order, actor)
     new_events = order.decide(command, context)
     inventory.apply_stock_effects(new_events)
-    recorded = store.append(command.order_id, order.version, new_events, metadata=metadata)
+    _run_effects(new_events)
+    recorded = store.append(command.stream_id, order.version, new_events, metadata=metadata)
     for r in recorded:
         order.apply(r.event, version=r.version, at=r.recorded_at)
     return DispatchResult(order=order, events=recorded, history=history + recorded, command_id=command_id)
 
 
-def _authorize(command: c.Command, handler: Handler, *, actor: Actor, order: Order) -> None:
+def _run_effects(new_events: list[Event]) -> None:
+    for event in new_events:
+        for effect in EFFECTS.get(type(event), ()):
+            effect(event)
+
+
+def _authorize(command: c.Command, handler: Handler, *, actor: Actor, order: Aggregate) -> None:
     if isinstance(command, c.CreateOrder):
         if not rules.has_perm(handler.permission, actor):
             raise PermissionDenied("you may not create orders")
         if command.customer_id != actor.pk and not rules.has_perm("orders.create_order_for_customer", actor):
             raise PermissionDenied("you may only create orders for yourself")
+        return
+    if not isinstance(order, Order):  # a customer's own stream: the permission alone decides
+        if not rules.has_perm(handler.permission, actor, order):
+            raise PermissionDenied(f"you may not {command.name}")
         return
     # An order the actor may not see does not exist for them: 404, never 403.
     if not order.exists or not rules.has_perm("orders.view_order", actor, order):

@@ -50,7 +50,7 @@ rules.add_perm("orders.expire_order", is_system)
 rules.add_perm("orders.view_sales_reports", is_finance | is_manager)
 rules.add_perm("orders.manage_projections", is_manager)
 rules.add_perm("orders.manage_backups", is_manager)
-rules.add_perm("orders.erase_customer_data", is_manager)
+rules.add_perm("orders.erase_customer_data", is_manager | is_system)  # system: the erase_customer command
 rules.add_perm("orders.manage_users", is_manager)
 
 # --- The admin (SPEC §7): the same roles per model. A bare app label is the app's module permission

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
+from config.errors import ApplicationError
 from orders.admin.display import money
 from projections import runner
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
@@ -91,12 +92,19 @@ class CustomerStatsAdmin(ReadOnlyAdmin):
 
 @admin.action(description="Rebuild from the event log (in the background)", permissions=["manage"])
 def rebuild(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    from projections.rebuild import request_rebuild, withdraw_rebuild_request
     from projections.tasks import rebuild_projection
 
     for checkpoint in queryset:
         try:
+            request_rebuild(checkpoint.name)
+        except ApplicationError as refused:  # already rebuilding, or stopped by an operator
+            messages.error(request, f"Not rebuilding {checkpoint.name}: {refused.message}.")
+            continue
+        try:
             rebuild_projection.delay(checkpoint.name)
         except Exception:  # the broker is down: say so instead of a 500
+            withdraw_rebuild_request(checkpoint.name)
             logger.warning("could not queue the rebuild of %s", checkpoint.name, exc_info=True)
             messages.error(request, f"Could not queue the rebuild of {checkpoint.name}: is the broker up?")
         else:
@@ -193,7 +201,9 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
     def progress(self, checkpoint: ProjectionCheckpoint) -> str:
         if checkpoint.state != ProjectionCheckpoint.State.REBUILDING:
             return "-"
-        return f"at event {checkpoint.rebuild_position or 0}"
+        if checkpoint.rebuild_position is None:
+            return "queued"
+        return f"at event {checkpoint.rebuild_position}"
 
     @admin.display(description="last error")
     def error(self, checkpoint: ProjectionCheckpoint) -> str:

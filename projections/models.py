@@ -108,7 +108,9 @@ class ProjectionCheckpoint(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
     last_error = models.TextField(blank=True)
     failed_position = models.BigIntegerField(null=True, blank=True)
-    rebuild_position = models.BigIntegerField(null=True, blank=True)
+    rebuild_position = models.BigIntegerField(null=True, blank=True)  # None while a rebuild is queued
+    # When the current rebuild was asked for: a queued request nobody started counts for a while only.
+    rebuild_requested_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -78,9 +78,15 @@ def _redis() -> redis.Redis:
 
 
 @shared_task(ignore_result=True, acks_late=False)
-def rebuild_projection(name: str) -> dict[str, float]:
-    """Rebuild one projection. Acknowledged on receipt: a rebuild is never re-run by redelivery."""
-    from projections.rebuild import rebuild
+def rebuild_projection(name: str) -> dict[str, float] | None:
+    """Rebuild one projection. Acknowledged on receipt: a rebuild is never re-run by redelivery. While
+    another rebuild of it runs, or an operator has stopped it, this one does nothing but say so."""
+    from config.errors import InvalidTransition
+    from projections.rebuild import RebuildInProgress, rebuild
 
-    result = rebuild(name)
+    try:
+        result = rebuild(name)
+    except (RebuildInProgress, InvalidTransition) as refused:
+        logger.warning("not rebuilding %s: %s", name, refused.message)
+        return None
     return {"events": result.events, "seconds": result.seconds}

@@ -7,7 +7,7 @@ class RecoveryConfig(AppConfig):
 
     def ready(self) -> None:
         from orders import codec
-        from recovery import checks  # noqa: F401  # registers the key-format system checks
+        from recovery import checks, erasure  # noqa: F401  # key checks; EraseCustomerData on the bus
         from recovery.personal_data import PersonalDataCodec
 
         codec.install(PersonalDataCodec())  # the event store seals personal fields from now on

@@ -1,10 +1,22 @@
 """Erase a customer's personal data by crypto-shredding: delete their data key, record the erasure.
 
-After ``erase_customer`` the personal fields of every event of theirs read as ``ERASED`` — through the
-API, the admin, rebuilt projections and restored backups — while orders, totals and history remain.
-Copies outside the log go too: the user row is anonymised (and can no longer log in), cached API
-responses lose the shipping address, admin log entries lose the user's name. The live read model is
-blanked by the order-summary projector when it applies ``CustomerDataErased``.
+An erasure is a command, ``EraseCustomerData``, run by the command bus in one transaction like any
+other: the bus loads the customer's own stream, checks the permission (managers; the system actor for
+``manage.py erase_customer``), and appends ``CustomerDataErased`` — or nothing, if the customer was
+erased already. This module registers the command's handler and, as the event's effect in the same
+transaction, the shredding itself (``scrub``).
+
+``scrub`` first takes the customer's personal-data lock exclusively (``PERSONAL_DATA_LOCK``): every
+writer of the customer's personal data holds it shared (a new data key, an idempotency record holding
+their address), so the erasure waits for the writers in flight to commit or roll back, and its next
+statements (READ COMMITTED: each takes a new snapshot) see what they wrote. A writer that comes later
+waits for the erasure and is then refused (``lock_personal_data`` sees the tombstone).
+
+After an erasure the personal fields of every event of theirs read as ``ERASED`` — through the API,
+the admin, rebuilt projections and restored backups — while orders, totals and history remain. Copies
+outside the log go too: the user row is anonymised (and can no longer log in), cached API responses
+lose the shipping address, admin log entries lose the user's name. The live read model is blanked by
+the order-summary projector when it applies ``CustomerDataErased``.
 
 Backups taken before the erasure still hold the key. So every erasure is also written to a ledger kept
 beside the backups (``BACKUP_DIR/erasures.log``, customer ids only), *before* the key is deleted; a
@@ -15,32 +27,35 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
-from django.db.models import Max
+from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.roles import Role, actor_id
+from accounts.roles import Role
 from config.errors import NotFound
 from orders import store
-from orders.events import ERASED, CustomerDataErased, customer_stream_id
-from orders.models import IdempotencyRecord, StoredEvent
-from orders.signals import events_committed
+from orders.aggregate import DecisionContext
+from orders.commands import EraseCustomerData
+from orders.customer import Customer
+from orders.customer import replay as replay_customer
+from orders.events import ERASED, CustomerDataErased
+from orders.handlers import DispatchResult, dispatch, effect_of, handles
+from orders.models import IdempotencyRecord
 from recovery.models import DataKey
+from recovery.personal_data import PERSONAL_DATA_LOCK, lock_key
 
 LEDGER_NAME = "erasures.log"
-_ERASURE_LOCK = 0x6572  # pg advisory lock class for erasures, keyed by customer
 
 
 @dataclass(frozen=True)
@@ -50,27 +65,54 @@ class ErasureResult:
     events: list[store.RecordedEvent]
 
 
-def erase_customer(customer_id: int, *, actor: Any) -> ErasureResult:
-    """Erase the customer's personal data; erasing twice changes nothing the second time."""
-    if not _is_customer(customer_id):
+def erase_customer(
+    customer_id: int,
+    *,
+    actor: Any,
+    correlation_id: UUID | None = None,
+    guard: Callable[[], None] | None = None,
+    on_success: Callable[[DispatchResult], None] | None = None,
+) -> ErasureResult:
+    """Erase the customer's personal data through the command bus; erasing twice changes nothing the
+    second time. ``guard`` and ``on_success`` are the bus's hooks (the API's Idempotency-Key)."""
+    result = dispatch(
+        EraseCustomerData(customer_id=customer_id),
+        actor=actor,
+        correlation_id=correlation_id,
+        guard=guard,
+        on_success=on_success,
+    )
+    return ErasureResult(customer_id=customer_id, already_erased=not result.events, events=result.events)
+
+
+@handles(EraseCustomerData, permission="orders.erase_customer_data", replay=replay_customer)
+def prepare_erasure(command: EraseCustomerData, customer: Customer, actor: Any) -> DecisionContext:
+    if not _is_customer(command.customer_id):
         raise NotFound("customer not found")
-    # Ledger first: if the database step fails after this, a restore erases a customer whose erasure
+    return DecisionContext(now=timezone.now())
+
+
+@effect_of(CustomerDataErased)
+def shred(event: CustomerDataErased) -> None:
+    """In the erasure's transaction, before its event is appended."""
+    # Ledger first: if the transaction fails after this, a restore erases a customer whose erasure
     # was asked for but not finished — never the other way round.
-    _append_to_ledger(customer_id)
-    with transaction.atomic():
-        already = not scrub(customer_id)
-        recorded = [] if already else _record(customer_id, actor=actor)
-        if recorded:
-            transaction.on_commit(partial(events_committed.send, sender=CustomerDataErased, events=recorded))
-    return ErasureResult(customer_id=customer_id, already_erased=already, events=recorded)
+    _append_to_ledger(event.customer_id)
+    scrub(event.customer_id)
 
 
 def scrub(customer_id: int) -> bool:
-    """Delete the data key (keeping a tombstone) and the copies of personal data; False if already done."""
-    with connection.cursor() as cursor:  # concurrent erasures of one customer: one does the work
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ERASURE_LOCK, customer_id % 2**31])
+    """Delete the data keys (keeping a tombstone) and the copies of personal data; False if already done.
+
+    Runs inside a transaction: the exclusive lock is held until it ends.
+    """
+    with connection.cursor() as cursor:
+        # Waits for every writer in flight of this customer's personal data, and for another erasure.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PERSONAL_DATA_LOCK, lock_key(customer_id)])
     keys = DataKey.objects.filter(customer_id=customer_id)
     if keys.filter(erased_at__isnull=False).exists():
+        # Erased before. A key a writer made beside that erasure, before writers took this lock, goes too.
+        keys.exclude(wrapped_key=None).update(wrapped_key=None, master_key_id="", erased_at=timezone.now())
         return False
     now = timezone.now()
     if not keys.update(wrapped_key=None, master_key_id="", erased_at=now):
@@ -94,20 +136,6 @@ def scrub(customer_id: int) -> bool:
             record.response_body["shipping_address"] = dict.fromkeys(address, ERASED)
             record.save(update_fields=["response_body"])
     return True
-
-
-def _record(customer_id: int, *, actor: Any) -> list[store.RecordedEvent]:
-    stream = customer_stream_id(customer_id)
-    version = StoredEvent.objects.filter(stream_id=stream).aggregate(v=Max("version"))["v"] or 0
-    command_id = str(uuid4())
-    metadata = {
-        "actor": actor_id(actor),
-        "command": "EraseCustomerData",
-        "command_id": command_id,
-        "correlation_id": command_id,
-        "causation_id": command_id,
-    }
-    return store.append(stream, version, [CustomerDataErased(customer_id=customer_id)], metadata=metadata)
 
 
 def _is_customer(customer_id: int) -> bool:

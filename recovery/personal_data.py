@@ -8,6 +8,9 @@ so a ciphertext copied into another event or field does not decrypt. A dict keep
 address lines were given is not personal), so erased data keeps its shape.
 
 Data keys live in ``DataKey``, wrapped (AES-256-GCM) by the master key ``FIELD_ENCRYPTION_KEY``.
+A transaction that writes a customer's personal data (a data key here, an idempotency record holding
+their address) holds the customer's personal-data lock shared; an erasure holds it exclusively, so it
+waits for the writers in flight and then sees what they wrote, and a later writer sees the erasure.
 
 Opening (``open_payloads``, called by ``orders.store.decode`` for the write side and the projections):
 a value whose customer's key is gone (erased) reads as ``ERASED``. A key wrapped by a master key this
@@ -36,6 +39,9 @@ from recovery import keys
 from recovery.models import DataKey
 
 PREFIX = "pd1:"
+# The advisory lock class of a customer's personal data (with ``lock_key``): writers hold it shared
+# through the ``lock_personal_data`` SQL function, an erasure holds it exclusively.
+PERSONAL_DATA_LOCK = 0x6572
 NONCE_BYTES = 12
 _STREAM_CUSTOMERS: dict[UUID, int] = {}  # an order's customer never changes, so this may be cached
 _STREAM_CACHE_LIMIT = 50_000
@@ -66,6 +72,11 @@ def wrap(data_key: bytes, *, customer_id: int, master: bytes) -> bytes:
 def unwrap(blob: bytes, *, customer_id: int, master: bytes) -> bytes:
     blob = bytes(blob)
     return AESGCM(master).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _wrap_aad(customer_id))
+
+
+def lock_key(customer_id: int) -> int:
+    """The customer id folded into the lock's second (32-bit) key, as ``lock_personal_data`` does."""
+    return customer_id % 2**31
 
 
 def _wrap_aad(customer_id: int) -> bytes:
@@ -120,18 +131,20 @@ class KeyRing:
     def writer(customer_id: int) -> DataCipher:
         """The customer's key, made on first use; refused once the customer's data was erased.
 
-        Never waits on another writer: a new key is a plain INSERT of a row of its own.
+        Holds the customer's personal-data lock (shared) until the transaction ends, so an erasure
+        waits for this writer and then sees its key. Writers never wait on each other: the lock is
+        shared, and a new key is a plain INSERT of a row of its own.
         """
         with prepared_cursor() as cursor:
-            cursor.execute(_WRITER_KEYS_SQL, [customer_id], prepare=True)
+            cursor.execute(_WRITER_KEYS_SQL, [customer_id, customer_id], prepare=True)
             rows = cursor.fetchall()
-        if any(erased for *_, erased in rows):
+        if not rows[0][0]:
             raise CustomerDataErased(
                 "this customer's personal data was erased; no new personal data is recorded for them",
                 details={"customer": customer_id},
             )
         usable = [
-            (key_id, wrapped, master_id) for key_id, wrapped, master_id, _ in rows if wrapped is not None
+            (key_id, wrapped, master_id) for _, key_id, wrapped, master_id in rows if key_id is not None
         ]
         if usable:
             key_id, wrapped, master_id = usable[0]
@@ -148,10 +161,16 @@ class KeyRing:
         return DataCipher(created.pk, customer_id, AESGCM(data_key))
 
 
-# Every append of personal data runs it: plain SQL, prepared (config.prepared), not the ORM.
+# Every append of personal data runs it: plain SQL, prepared (config.prepared), not the ORM. The lock
+# function (recovery/migrations/0002) answers from a snapshot taken after the lock is held, so whether
+# the customer was erased is up to date; the keys come from the statement's own, older snapshot, which
+# is enough: once the function answers "writable" no erasure has committed, and none can until this
+# transaction ends.
 _WRITER_KEYS_SQL = """
-SELECT id, wrapped_key, master_key_id, erased_at IS NOT NULL
-FROM recovery_datakey WHERE customer_id = %s::bigint ORDER BY id
+SELECT writable.yes, k.id, k.wrapped_key, k.master_key_id
+FROM (SELECT lock_personal_data(%s::bigint) AS yes) AS writable
+LEFT JOIN recovery_datakey k ON k.customer_id = %s::bigint AND k.wrapped_key IS NOT NULL
+ORDER BY k.id
 """
 
 

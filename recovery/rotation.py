@@ -4,7 +4,7 @@ The procedure (docs in ``rotate_master_key --help``): deploy with the new key as
 and the old one in FIELD_ENCRYPTION_OLD_KEYS, so every process reads keys wrapped by either; run
 ``rotate_master_key``; then drop the old key from FIELD_ENCRYPTION_OLD_KEYS. The data keys themselves,
 and so the event log, do not change. Keep the old master key as long as backups taken before the
-rotation are kept: their data keys are wrapped by it.
+rotation are kept: their data keys are wrapped by it. Customers whose data was erased are skipped.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from recovery import keys
 from recovery.models import DataKey
@@ -33,8 +34,8 @@ def rotate_master_key(*, batch_size: int = 500) -> RotationResult:
     while True:
         with transaction.atomic():
             batch = list(
-                DataKey.objects.select_for_update()
-                .filter(wrapped_key__isnull=False)
+                _live_keys()
+                .select_for_update()
                 .exclude(master_key_id=current_id)
                 .order_by("customer_id")[:batch_size]
             )
@@ -53,5 +54,13 @@ def rotate_master_key(*, batch_size: int = 500) -> RotationResult:
                 key.master_key_id = current_id
             DataKey.objects.bulk_update(batch, ["wrapped_key", "master_key_id"])
             rewrapped += len(batch)
-    already = DataKey.objects.filter(wrapped_key__isnull=False, master_key_id=current_id).count() - rewrapped
+    already = _live_keys().filter(master_key_id=current_id).count() - rewrapped
     return RotationResult(rewrapped=rewrapped, already_current=already, master_key_id=current_id)
+
+
+def _live_keys() -> QuerySet[DataKey]:
+    """Keys with key material, of customers who were never erased. An erased customer's key material
+    is never re-wrapped: a key that a writer made beside their erasure (before writers took the
+    customer's personal-data lock) must not live on under the new master key."""
+    tombstoned = DataKey.objects.filter(erased_at__isnull=False).values("customer_id")
+    return DataKey.objects.filter(wrapped_key__isnull=False).exclude(customer_id__in=tombstoned)

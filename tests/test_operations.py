@@ -255,11 +255,11 @@ def test_commands_are_counted_by_type_and_outcome(
 
 @pytest.mark.django_db
 def test_an_unexpected_failure_is_counted_as_error(client: Client, customer: Any) -> None:
-    before = metric_value(client, "commands_total", command="Command", outcome="error")
+    before = metric_value(client, "commands_total", command="OrderCommand", outcome="error")
     with pytest.raises(UnknownCommand):
-        dispatch(c.Command(order_id=uuid.uuid4()), actor=customer)
+        dispatch(c.OrderCommand(order_id=uuid.uuid4()), actor=customer)
 
-    assert metric_value(client, "commands_total", command="Command", outcome="error") == before + 1
+    assert metric_value(client, "commands_total", command="OrderCommand", outcome="error") == before + 1
 
 
 @pytest.mark.django_db(transaction=True)

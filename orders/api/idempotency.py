@@ -8,6 +8,9 @@ retried with the same key.
 
 "In flight" is a transaction-scoped advisory lock on (user, key): the first request holds it until it
 commits, a concurrent one fails to take it at once.
+
+A record whose answer holds a customer's address is written holding that customer's personal-data lock
+(shared), so an erasure of the customer waits for it and then scrubs it (see ``recovery.erasure``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.request import Request
 
-from config.errors import IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
+from config.errors import ConcurrencyConflict, IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
 from config.prepared import prepared_cursor
+from orders.events import ERASED
 from orders.handlers import AlreadyHandled
 from orders.models import IdempotencyRecord
 
@@ -92,9 +96,14 @@ def run_once(
                     response.status,
                     json.dumps(response.body),
                     json.dumps(response.headers),
+                    _personal_data_owner(response.body),
                 ],
                 prepare=True,
             )
+            if cursor.rowcount == 0:
+                # The customer was erased after this command read their address: run it again from a
+                # fresh load, which reads the address as erased (the bus retries a conflict).
+                raise ConcurrencyConflict("the customer's personal data was erased meanwhile")
 
     try:
         return execute(claim, remember), False
@@ -109,9 +118,13 @@ _SELECT_SQL = """
 SELECT id, created_at, fingerprint, status_code, response_body, response_headers
 FROM orders_idempotencyrecord WHERE user_id = %s::bigint AND key = %s::text
 """
+# A record holding a customer's address takes their personal-data lock (shared) in the same statement:
+# an erasure then waits for this transaction and scrubs the record. ``lock_personal_data`` (a function
+# of recovery's migrations) answers false once the customer was erased, and nothing is inserted.
 _INSERT_SQL = """
 INSERT INTO orders_idempotencyrecord (user_id, key, fingerprint, status_code, response_body, response_headers)
-VALUES (%s::bigint, %s::text, %s::text, %s::integer, %s::jsonb, %s::jsonb)
+SELECT %s::bigint, %s::text, %s::text, %s::integer, %s::jsonb, %s::jsonb
+WHERE lock_personal_data(%s::bigint) IS NOT FALSE
 """
 
 
@@ -141,6 +154,17 @@ def _lock_or_refuse(user_id: int, key: str) -> None:
         (locked,) = cursor.fetchone()
     if not locked:
         raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress")
+
+
+def _personal_data_owner(body: Any) -> int | None:
+    """The customer whose personal data the body holds in clear (an order's shipping address), if any."""
+    if not isinstance(body, dict):
+        return None
+    address = body.get("shipping_address")
+    if isinstance(address, dict) and any(value != ERASED for value in address.values()):
+        customer = body.get("customer")
+        return customer if isinstance(customer, int) else None
+    return None
 
 
 def expire_records() -> int:

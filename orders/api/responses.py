@@ -35,7 +35,7 @@ def respond_to_command(request: Request, command: Command, *, status: int = 200)
             guard=claim,
             on_success=on_success,
         )
-        return answered[0]
+        return answered[-1]  # the attempt that committed (an earlier one may have been rolled back)
 
     if key is None:
         stored, replayed = execute(), False

@@ -21,6 +21,7 @@ from orders.api.fields import MoneyField
 from projections import runner
 from projections.models import DailySales
 from projections.projectors import PROJECTORS
+from projections.rebuild import request_rebuild, withdraw_rebuild_request
 from projections.status import projection_status
 from projections.tasks import nudge, rebuild_projection
 
@@ -110,7 +111,9 @@ def _known(name: str) -> str:
 
 
 class ProjectionRebuildView(APIView):
-    """Schedules a rebuild from the first event; the live read model keeps serving meanwhile."""
+    """Schedules a rebuild from the first event; the live read model keeps serving meanwhile. While
+    one is queued or running, another is refused (409 ``rebuild_in_progress``); a projection an operator
+    stopped is not rebuilt (409 ``invalid_transition``)."""
 
     permission_classes = [rule_permission("orders.manage_projections")]
 
@@ -123,7 +126,12 @@ class ProjectionRebuildView(APIView):
         },
     )
     def post(self, request: Request, name: str) -> Response:
-        rebuild_projection.delay(_known(name))
+        request_rebuild(_known(name))  # 409 rebuild_in_progress while one is queued or running
+        try:
+            rebuild_projection.delay(name)
+        except Exception:
+            withdraw_rebuild_request(name)  # not queued: it must not block the next request
+            raise
         return Response({"name": name, "status": "scheduled"}, status=202)
 
 

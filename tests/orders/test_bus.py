@@ -238,7 +238,7 @@ def test_customers_create_orders_only_for_themselves(customer: Any, make_user: C
 
 def test_an_unregistered_command_type_is_a_clear_error(customer: Any) -> None:
     @dataclass(frozen=True, kw_only=True)
-    class Teleport(c.Command):
+    class Teleport(c.OrderCommand):
         pass
 
     with pytest.raises(UnknownCommand, match="Teleport"):

@@ -3,34 +3,52 @@ restores of older backups — while orders and totals remain."""
 
 from __future__ import annotations
 
+import base64
+import importlib
 import io
+import json
+import os
+import signal
+import subprocess  # nosec B404  # the erasure in a process of its own, to kill it
+import sys
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from accounts.services import create_user
 from orders import commands as c
 from orders import store
+from orders.api import responses
 from orders.events import ERASED, CustomerDataErased, customer_stream_id
 from orders.handlers import dispatch
+from orders.models import IdempotencyRecord
 from projections.models import CustomerStats, DailySales, OrderSummary
 from projections.rebuild import rebuild
 from recovery.archive import ArchiveReader
 from recovery.backup import take_backup
-from recovery.keys import backup_key, backup_key_id
+from recovery.erasure import erase_customer, erased_in_ledger, reapply_ledger
+from recovery.keys import backup_key, backup_key_id, master_keys
 from recovery.models import DataKey
 from recovery.personal_data import CustomerDataErased as Refused
+from recovery.personal_data import unwrap
 from recovery.restore import restore
-from tests.conftest import project_everything
+from tests.conftest import project_everything, run_in_threads
+from tests.projections.test_celery_worker import wait_for
 from tests.recovery.conftest import on_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PASSWORD = "A-long-test-passphrase-42"
 ADDRESS = {
@@ -147,6 +165,7 @@ def test_only_managers_may_erase_and_only_customers_can_be_erased(
         assert response.json()["error"]["code"] == "permission_denied"
     assert erase_through_the_api(shop["manager"], shop["manager"].pk).status_code == 404
     assert erase_through_the_api(shop["manager"], 999_999).status_code == 404
+    assert erase_through_the_api(shop["manager"], 2**70).status_code == 404  # beyond a bigint: nobody
     assert APIClient().post(f"/api/customers/{victim.pk}/erase/").status_code == 401
     assert not DataKey.objects.filter(customer_id=victim.pk, erased_at__isnull=False).exists()
 
@@ -230,3 +249,355 @@ def test_erasing_twice_changes_nothing_and_the_erased_customer_gets_no_new_perso
         dispatch(c.SetShippingAddress(order_id=order_id, address=ADDRESS), actor=shop["manager"])
     assert len(store.load(order_id)) == versions
     dispatch(c.AddNote(order_id=order_id, text="still works"), actor=shop["manager"])
+
+
+# --- erasure racing the writers of the customer's personal data ------------------------------------
+
+
+def in_background(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``target`` in a real thread with its own connection; its result or exception lands in the list."""
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(run_in_threads(lambda _: target(), 1)[0]))
+    thread.start()
+    return thread, outcome
+
+
+def decryptable_with_the_master_key(customer_id: int) -> list[Any]:
+    """Every personal value of the customer that the master key still opens, read straight from the
+    tables (no tombstone logic of the application): what someone holding a backup and the key could do."""
+    masters = master_keys()
+    ciphers = {
+        key.pk: AESGCM(unwrap(key.wrapped_key, customer_id=customer_id, master=masters[key.master_key_id]))
+        for key in DataKey.objects.filter(customer_id=customer_id, wrapped_key__isnull=False)
+    }
+    opened = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stream_id, event_type, payload::text FROM event_log")
+        rows = cursor.fetchall()
+    for stream_id, event_type, payload in rows:
+        for name, value in json.loads(payload).items():
+            leaves = value.items() if isinstance(value, dict) else [(None, value)]
+            for leaf_key, leaf in leaves:
+                if not (isinstance(leaf, str) and leaf.startswith("pd1:")):
+                    continue
+                key_id, encoded = leaf[4:].split(":", 1)
+                if int(key_id) not in ciphers:
+                    continue
+                path = name if leaf_key is None else f"{name}.{leaf_key}"
+                aad = f"pd1|{stream_id}|{event_type}|{path}|{customer_id}|{key_id}".encode()
+                blob = base64.b64decode(encoded)
+                opened.append(json.loads(ciphers[int(key_id)].decrypt(blob[:12], blob[12:], aad)))
+    return opened
+
+
+def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer_can_be_read(
+    victim: Any, make_user: Callable[..., Any], make_product: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """A CreateOrder of the new customer (their first data key inserted, not committed) and a keyed
+    request whose idempotency record holds their address are both open when the erasure starts."""
+    manager, sku = make_user(Role.MANAGER), make_product().sku
+    holding = {"create": threading.Event(), "keyed": threading.Event()}
+    may_commit = threading.Event()
+
+    def hold(name: str, then: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
+        def on_success(result: Any) -> None:  # the last step inside the command's transaction
+            if then is not None:
+                then(result)
+            holding[name].set()
+            assert may_commit.wait(20)
+
+        return on_success
+
+    real_dispatch = responses.dispatch
+
+    def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:  # the API's dispatch, held after the record
+        return real_dispatch(command, **{**kwargs, "on_success": hold("keyed", kwargs["on_success"])})
+
+    monkeypatch.setattr(responses, "dispatch", dispatch_and_hold)
+    created_order = uuid4()
+
+    def create_order() -> Any:
+        command = c.CreateOrder(
+            order_id=created_order, customer_id=victim.pk, lines={sku: 1}, shipping_address=ADDRESS
+        )
+        return dispatch(command, actor=victim, on_success=hold("create"))
+
+    def keyed_request() -> Any:
+        client = APIClient()
+        client.force_authenticate(victim)
+        body = {"lines": [{"sku": sku, "quantity": 2}], "shipping_address": ADDRESS}
+        return client.post("/api/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="first-order")
+
+    writers = [in_background(create_order), in_background(keyed_request)]
+    assert holding["create"].wait(10) and holding["keyed"].wait(10)
+    assert DataKey.objects.filter(customer_id=victim.pk).count() == 0  # not committed: invisible here
+
+    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
+    # The erasure must wait for both writers; as found, it finished at once without seeing them.
+    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure", timeout=10)
+    may_commit.set()
+    for thread, _ in [*writers, (eraser, erased)]:
+        thread.join(30)
+        assert not thread.is_alive()
+    (created,), (response,) = writers[0][1], writers[1][1]
+    assert not isinstance(created, BaseException), created
+    assert response.status_code == 201, response.content
+    assert not isinstance(erased[0], BaseException), erased[0]
+
+    assert decryptable_with_the_master_key(victim.pk) == []
+    assert DataKey.objects.filter(customer_id=victim.pk).exclude(wrapped_key=None).count() == 0
+    project_everything()
+    assert plaintext_hits() == []  # idempotency records, read tables, the user row: nothing in clear
+    admin = Client()
+    admin.force_login(manager)
+    for order_id in (created_order, response.json()["id"]):
+        page = admin.get(f"/admin/projections/ordersummary/{order_id}/change/")
+        assert page.status_code == 200
+        assert not [secret for secret in SECRETS if secret in page.content.decode()]
+    content = decrypted_backup(take_backup().path)  # a backup taken afterwards
+    assert not [secret for secret in SECRETS if secret.encode() in content]
+
+
+def advisory_lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return int(cursor.fetchone()[0])
+
+
+def stored_addresses(user: Any) -> list[Any]:
+    return [
+        record.response_body.get("shipping_address") for record in IdempotencyRecord.objects.filter(user=user)
+    ]
+
+
+@pytest.fixture
+def victims_order(victim: Any, make_product: Callable[..., Any]) -> Any:
+    """An order of the victim's with their address: every answer about it holds the address."""
+    order_id = uuid4()
+    dispatch(c.CreateOrder(order_id=order_id, customer_id=victim.pk, shipping_address=ADDRESS), actor=victim)
+    return order_id
+
+
+def add_line_with_a_key(user: Any, order_id: Any, sku: str, key: str) -> Any:
+    client = APIClient()
+    client.force_authenticate(user)
+    body = {"sku": sku, "quantity": 1}
+    return client.post(f"/api/orders/{order_id}/lines/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_keyed_request_in_flight_leaves_no_address_in_its_idempotency_record(
+    victim: Any,
+    victims_order: Any,
+    make_user: Callable[..., Any],
+    make_product: Callable[..., Any],
+    monkeypatch: Any,
+) -> None:
+    """The request writes no personal event (it adds a line), only a record whose answer holds the
+    address: the record alone must hold the erasure back."""
+    manager, sku = make_user(Role.MANAGER), make_product().sku
+    holding, may_commit = threading.Event(), threading.Event()
+    real_dispatch = responses.dispatch
+
+    def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:
+        def remember_then_hold(result: Any) -> None:
+            kwargs["on_success"](result)
+            holding.set()
+            assert may_commit.wait(20)
+
+        return real_dispatch(command, **{**kwargs, "on_success": remember_then_hold})
+
+    monkeypatch.setattr(responses, "dispatch", dispatch_and_hold)
+    writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-1"))
+    assert holding.wait(10)
+    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
+    wait_for(lambda: bool(erased) or advisory_lock_waiters() > 0, what="the erasure", timeout=10)
+    may_commit.set()
+    for thread in (writer, eraser):
+        thread.join(30)
+        assert not thread.is_alive()
+
+    assert answered[0].status_code == 200, answered[0].content
+    assert not isinstance(erased[0], BaseException), erased[0]
+    assert stored_addresses(victim) == [dict.fromkeys(ADDRESS, ERASED)]
+    project_everything()
+    assert plaintext_hits() == []
+
+
+def test_writers_that_wait_for_an_erasure_see_it_when_it_commits(
+    victim: Any, victims_order: Any, make_user: Callable[..., Any], make_product: Callable[..., Any]
+) -> None:
+    """The erasure holds its lock (key shredded, not committed) while a CreateOrder and a keyed request
+    of the customer's arrive: both wait, and then neither records anything of the customer in clear —
+    although each statement that waited took its snapshot before the erasure committed."""
+    manager, sku = make_user(Role.MANAGER), make_product().sku
+    holding, may_commit = threading.Event(), threading.Event()
+
+    def hold(result: Any) -> None:
+        holding.set()
+        assert may_commit.wait(20)
+
+    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager, on_success=hold))
+    assert holding.wait(10)
+    late_order = uuid4()
+    creator, created = in_background(
+        lambda: dispatch(
+            c.CreateOrder(
+                order_id=late_order, customer_id=victim.pk, lines={sku: 1}, shipping_address=ADDRESS
+            ),
+            actor=manager,
+        )
+    )
+    writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-2"))
+    wait_for(lambda: advisory_lock_waiters() >= 2, what="both writers to wait for the erasure", timeout=10)
+    may_commit.set()
+    for thread in (eraser, creator, writer):
+        thread.join(30)
+        assert not thread.is_alive()
+
+    assert not isinstance(erased[0], BaseException), erased[0]
+    assert isinstance(created[0], Refused), created[0]  # nothing written for the erased customer
+    assert store.load(late_order) == []
+    assert answered[0].status_code == 200, answered[0].content  # re-run from a fresh load
+    assert answered[0].json()["shipping_address"] == dict.fromkeys(ADDRESS, ERASED)
+    assert stored_addresses(victim) == [dict.fromkeys(ADDRESS, ERASED)]
+    assert DataKey.objects.filter(customer_id=victim.pk).exclude(wrapped_key=None).count() == 0
+    assert decryptable_with_the_master_key(victim.pk) == []
+
+
+# --- one command of the bus, whichever way it comes ------------------------------------------------
+
+
+def writing_transactions(customer_id: int) -> set[int]:
+    """The transactions that wrote the erasure's rows: its event, the tombstone, the anonymised user."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT transaction_id::text::bigint %% 4294967296 FROM event_log WHERE stream_id = %s"
+            " UNION SELECT xmin::text::bigint FROM recovery_datakey WHERE customer_id = %s"
+            " UNION SELECT xmin::text::bigint FROM accounts_user WHERE id = %s",
+            [customer_stream_id(customer_id), customer_id, customer_id],
+        )
+        return {xid for (xid,) in cursor.fetchall()}
+
+
+def erasure_events(customer_id: int) -> list[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_type, metadata->>'command', metadata->>'actor' FROM event_log WHERE stream_id = %s",
+            [customer_stream_id(customer_id)],
+        )
+        return cursor.fetchall()
+
+
+def test_two_erasures_at_once_record_one_event(shop: dict[str, Any], victim: Any) -> None:
+    results = run_in_threads(lambda _: erase_customer(victim.pk, actor=shop["manager"]), 2)
+
+    assert not [result for result in results if isinstance(result, BaseException)], results
+    assert sorted(result.already_erased for result in results) == [False, True]
+    assert len(erasure_events(victim.pk)) == 1
+    assert decryptable_with_the_master_key(victim.pk) == []
+
+
+def test_an_api_erasure_is_one_command_of_the_bus_and_its_idempotency_key_replays(
+    shop: dict[str, Any], victim: Any
+) -> None:
+    client = APIClient()
+    client.force_authenticate(shop["manager"])
+    url, request_id = f"/api/customers/{victim.pk}/erase/", str(uuid4())
+
+    first = client.post(url, HTTP_IDEMPOTENCY_KEY="erase-1", HTTP_X_REQUEST_ID=request_id)
+    again = client.post(url, HTTP_IDEMPOTENCY_KEY="erase-1")
+    other_key = client.post(url, HTTP_IDEMPOTENCY_KEY="erase-2")
+
+    assert first.status_code == again.status_code == other_key.status_code == 200
+    assert first.json() == again.json() == {"customer": victim.pk, "erased": True, "already_erased": False}
+    assert (
+        again["Idempotent-Replayed"] == "true"
+        and again["X-Consistency-Token"] == first["X-Consistency-Token"]
+    )
+    assert other_key.json()["already_erased"] is True and "Idempotent-Replayed" not in other_key
+    assert erasure_events(victim.pk) == [
+        ("CustomerDataErased", "EraseCustomerData", f"user:{shop['manager'].pk}")
+    ]
+    assert len(writing_transactions(victim.pk)) == 1  # event, tombstone and user row: one transaction
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT metadata->>'correlation_id' FROM event_log WHERE stream_id = %s",
+            [customer_stream_id(victim.pk)],
+        )
+        assert cursor.fetchone()[0] == request_id
+
+
+def test_the_management_command_is_one_command_of_the_bus(shop: dict[str, Any], victim: Any) -> None:
+    call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
+
+    assert erasure_events(victim.pk) == [("CustomerDataErased", "EraseCustomerData", "system")]
+    assert len(writing_transactions(victim.pk)) == 1
+    with pytest.raises(CommandError, match="customer not found"):
+        call_command("erase_customer", str(shop["manager"].pk), stdout=io.StringIO())
+
+
+def test_an_erasure_killed_while_it_waits_for_a_writer_changes_nothing(
+    shop: dict[str, Any], victim: Any, backup_dir: Any
+) -> None:
+    """``manage.py erase_customer`` in a process of its own waits for a writer of the customer's personal
+    data in flight, and is killed (SIGKILL) there; then it runs again to the end."""
+    holding, may_commit = threading.Event(), threading.Event()
+
+    def writer_in_flight() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT lock_personal_data(%s)", [victim.pk])
+            holding.set()
+            assert may_commit.wait(30)
+
+    writer, _ = in_background(writer_in_flight)
+    assert holding.wait(10)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_WORKER_DATABASE_NAME": connection.settings_dict["NAME"],
+        "BACKUP_DIR": str(backup_dir),
+    }
+    command = [sys.executable, "manage.py", "erase_customer", str(victim.pk)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        wait_for(lambda: advisory_lock_waiters() > 0, what="the erasure to wait for the writer", timeout=30)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        may_commit.set()
+        writer.join(30)
+
+    assert erasure_events(victim.pk) == []
+    assert not DataKey.objects.filter(customer_id=victim.pk, erased_at__isnull=False).exists()
+    assert decryptable_with_the_master_key(victim.pk) != []  # the key is still there
+    assert erased_in_ledger() == {victim.pk}  # asked for: a restore would erase them, never the reverse
+
+    call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
+    assert len(erasure_events(victim.pk)) == 1
+    assert decryptable_with_the_master_key(victim.pk) == []
+
+
+def test_a_key_left_beside_an_earlier_erasure_is_shredded_by_the_migration_and_by_the_ledger(
+    shop: dict[str, Any], victim: Any
+) -> None:
+    """As found, a writer racing an erasure could leave a key wrapped beside the tombstone."""
+    call_command("erase_customer", str(victim.pk), stdout=io.StringIO())
+
+    def leave_a_key() -> DataKey:
+        key = DataKey.objects.filter(customer_id=shop["other"].pk).first()
+        return DataKey.objects.create(
+            customer_id=victim.pk, wrapped_key=key.wrapped_key, master_key_id=key.master_key_id
+        )
+
+    migration = importlib.import_module("recovery.migrations.0002_personal_data_lock")
+    for shred in (
+        lambda: connection.cursor().execute(migration.SHRED_LEFTOVER_KEYS),
+        lambda: transaction.atomic()(reapply_ledger)(),  # what a restore of an older backup runs
+    ):
+        left = leave_a_key()
+        shred()
+        left.refresh_from_db()
+        assert left.wrapped_key is None and left.erased_at is not None
+    assert DataKey.objects.get(customer_id=shop["other"].pk).wrapped_key is not None  # others keep theirs

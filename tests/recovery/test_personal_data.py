@@ -11,13 +11,14 @@ from uuid import uuid4
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.roles import Role
 from orders import commands as c
 from orders import events as e
 from orders import store
 from orders.handlers import dispatch
-from recovery.keys import generate_key
+from recovery.keys import generate_key, master_key_id, parse_key
 from recovery.models import DataKey
 from recovery.personal_data import PersonalDataError
 from tests.conftest import run_in_threads
@@ -218,3 +219,26 @@ class _Sink:
 
     def flush(self) -> None:
         pass
+
+
+@pytest.mark.django_db
+def test_master_key_rotation_skips_customers_whose_data_was_erased(
+    secret_customer: Any, customer: Any, settings: Any
+) -> None:
+    for customer_id in (secret_customer.pk, customer.pk):
+        store.append(uuid4(), 0, [_created(customer_id, str(customer_id))])
+    # The erased customer's tombstone, beside a key left wrapped (as a writer racing an erasure could
+    # leave one before writers took the customer's personal-data lock).
+    DataKey.objects.create(customer_id=secret_customer.pk, erased_at=timezone.now())
+    left_over = DataKey.objects.get(customer_id=secret_customer.pk, wrapped_key__isnull=False)
+    old, new = settings.FIELD_ENCRYPTION_KEY, generate_key()
+    settings.FIELD_ENCRYPTION_KEY, settings.FIELD_ENCRYPTION_OLD_KEYS = new, [old]
+
+    out = _Sink()
+    call_command("rotate_master_key", stdout=out)
+
+    assert "re-wrapped 1 data key(s)" in out.text
+    left_over.refresh_from_db()
+    assert left_over.master_key_id == master_key_id(parse_key(old, name="old"))  # not re-wrapped
+    kept = DataKey.objects.get(customer_id=customer.pk)
+    assert kept.master_key_id == master_key_id(parse_key(new, name="new"))

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from config.errors import ApplicationError
 from orders.models import StoredEvent
 from projections.projectors import PROJECTORS
 from projections.rebuild import RebuildFailed, rebuild
@@ -30,5 +31,7 @@ class Command(BaseCommand):
                     result = rebuild(name, batch_size=options["batch_size"], on_progress=bar.update)
                 except RebuildFailed as exc:
                     raise CommandError(str(exc)) from exc
+                except ApplicationError as refused:  # already rebuilding, or stopped by an operator
+                    raise CommandError(f"not rebuilding {name}: {refused.message}") from refused
             speed = f"{result.events_per_second:,.0f} events/s"
             self.stdout.write(f"{name}: {result.events} events in {result.seconds:.2f}s ({speed})")
