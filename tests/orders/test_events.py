@@ -77,7 +77,7 @@ def test_an_order_event_without_an_applier_is_found_at_start_up() -> None:
 
 def test_a_command_the_order_does_not_decide_is_a_clear_error() -> None:
     @dataclass(frozen=True, kw_only=True)
-    class Unknown(c.Command):
+    class Unknown(c.OrderCommand):
         pass
 
     with pytest.raises(TypeError, match="an order does not decide Unknown"):
