@@ -17,10 +17,12 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
-def run_projections() -> dict[str, str]:
+def run_projections(*, recheck: bool = False) -> dict[str, str]:
     """Catch every projection up. If committed events are not yet safe to read (an older transaction
-    is still open), look again shortly rather than waiting for the next beat."""
-    _reopen_gate()  # before reading: what commits from now on needs a nudge of its own
+    is still open), look again shortly rather than waiting for the next beat: one recheck at a time."""
+    _reopen_gate(_pending_key())  # before reading: what commits from now on needs a nudge of its own
+    if recheck:
+        _reopen_gate(_recheck_key())  # this run is the pending recheck; a further one may be queued
     outcomes = {}
     held_back = False
     for name, projector in PROJECTORS.items():
@@ -31,8 +33,8 @@ def run_projections() -> dict[str, str]:
         held_back |= outcome is runner.Outcome.BUSY or (
             outcome is runner.Outcome.IDLE and runner.has_pending(name)
         )
-    if held_back:  # not coalesced: a commit meanwhile still sends its own nudge, run at once
-        run_projections.apply_async(countdown=settings.PROJECTION_RECHECK_DELAY)
+    if held_back:
+        _schedule_recheck()
     return outcomes
 
 
@@ -59,15 +61,40 @@ def nudge() -> None:
         raise
 
 
-def _reopen_gate() -> None:
+def _schedule_recheck() -> None:
+    """Queue one delayed run, unless one is already pending. Rechecks have a gate of their own: while
+    the horizon is held, every beat tick and nudge finds the projections held back, and each used to
+    start a chain of its own (thousands after an hour). A commit meanwhile is still nudged at once.
+    Without Redis no recheck is sent: beat alone looks again, every PROJECTION_CATCH_UP_INTERVAL."""
+    key = _recheck_key()
     try:
-        _redis().delete(_pending_key())
+        # Longer than any delay a worker may add; if the message is lost, a later run starts a new chain.
+        if not _redis().set(key, 1, nx=True, ex=PENDING_TTL + int(settings.PROJECTION_RECHECK_DELAY)):
+            return
+    except redis.RedisError:
+        logger.warning("the recheck gate in Redis is unavailable; beat will look again")
+        return
+    try:
+        run_projections.apply_async(kwargs={"recheck": True}, countdown=settings.PROJECTION_RECHECK_DELAY)
+    except Exception:
+        with contextlib.suppress(redis.RedisError):
+            _redis().delete(key)
+        raise
+
+
+def _reopen_gate(key: str) -> None:
+    try:
+        _redis().delete(key)
     except redis.RedisError:
         logger.warning("the nudge gate in Redis is unavailable; projecting all the same")
 
 
 def _pending_key() -> str:
     return f"projections:run-pending:{current_app.conf.task_default_queue}"
+
+
+def _recheck_key() -> str:
+    return f"projections:recheck-pending:{current_app.conf.task_default_queue}"
 
 
 @functools.cache

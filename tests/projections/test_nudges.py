@@ -19,7 +19,7 @@ from orders.handlers import dispatch
 from projections import runner, tasks
 from projections.models import ProjectionCheckpoint
 from tests.projections.test_runner import created
-from tests.projections.workload import checkpoint_held_elsewhere
+from tests.projections.workload import checkpoint_held_elsewhere, writing_transaction_elsewhere
 
 
 @pytest.fixture
@@ -140,3 +140,23 @@ def test_without_the_gate_in_redis_runs_still_project_and_nudges_still_go_out(
     assert ProjectionCheckpoint.objects.get(name="order_summary").events_applied == 1
     assert queued(queue) == 2  # no gate: every nudge is sent
     assert "nudge gate in Redis is unavailable" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_a_transaction_elsewhere_holds_the_horizon_one_recheck_is_pending_at_a_time(queue: str) -> None:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    with writing_transaction_elsewhere():
+        store.append(uuid4(), 0, [created("X")])  # committed, but not readable while the other is open
+        for _ in range(5):  # beat ticks and nudges, each finding the event held back
+            assert tasks.run_projections()["order_summary"] == runner.Outcome.IDLE
+        assert queued(queue) == 1  # one recheck, not one per run
+
+        assert client.rpop(queue) is not None  # a worker takes the recheck ...
+        tasks.run_projections(recheck=True)  # ... and runs it: still held back, it schedules the next
+        tasks.run_projections()
+        assert queued(queue) == 1
+
+    client.delete(queue)
+    tasks.run_projections(recheck=True)  # the transaction has ended: the event is projected
+    assert ProjectionCheckpoint.objects.get(name="order_summary").events_applied == 1
+    assert queued(queue) == 0  # and the chain ends
