@@ -10,7 +10,7 @@ import redis
 from celery import current_app, shared_task
 from django.conf import settings
 
-from projections import runner
+from projections import guard, runner
 from projections.projectors import PROJECTORS
 
 logger = logging.getLogger(__name__)
@@ -23,10 +23,12 @@ def run_projections(*, recheck: bool = False) -> dict[str, str]:
     _reopen_gate(_pending_key())  # before reading: what commits from now on needs a nudge of its own
     if recheck:
         _reopen_gate(_recheck_key())  # this run is the pending recheck; a further one may be queued
+    if guard.refused():  # logged as an error; /readyz says the same. No recheck: it would not help.
+        return dict.fromkeys(PROJECTORS, runner.Outcome.REFUSED.value)
     outcomes = {}
     held_back = False
     for name, projector in PROJECTORS.items():
-        outcome, _ = runner.catch_up(projector, batch_size=settings.PROJECTION_BATCH_SIZE)
+        outcome, _ = runner.catch_up(projector, batch_size=settings.PROJECTION_BATCH_SIZE, guarded=True)
         outcomes[name] = outcome.value
         # Idle with events pending: not readable yet. Busy: another runner holds it and may have
         # read before the newest commit. Either way, look again shortly rather than at the next beat.

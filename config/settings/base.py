@@ -169,6 +169,9 @@ PROJECTION_BATCH_SIZE: int = env.int("PROJECTION_BATCH_SIZE", default=500)
 PROJECTION_NUDGE_ON_COMMIT: bool = env.bool("PROJECTION_NUDGE_ON_COMMIT", default=True)
 PROJECTION_CATCH_UP_INTERVAL: float = env.float("PROJECTION_CATCH_UP_INTERVAL", default=2.0)
 PROJECTION_RECHECK_DELAY: float = env.float("PROJECTION_RECHECK_DELAY", default=0.2)
+# A transaction open this long (seconds) while it holds the read side's horizon is named by /readyz,
+# the admin and /metrics; a prepared transaction this old counts as orphaned and stops the projections.
+PROJECTION_HORIZON_HELD_THRESHOLD: float = env.float("PROJECTION_HORIZON_HELD_THRESHOLD", default=10.0)
 CELERY_BEAT_SCHEDULE["catch-up-projections"] = {
     "task": "projections.tasks.run_projections",
     "schedule": PROJECTION_CATCH_UP_INTERVAL,

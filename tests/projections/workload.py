@@ -179,10 +179,10 @@ def writing_transaction_elsewhere(
         with holder.cursor() as cursor:
             timeout_ms = int(idle_timeout * 1000)
             cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
-            cursor.execute("BEGIN")
-            cursor.execute("SELECT pg_current_xact_id()")  # takes a transaction id, as a write would
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_current_xact_id()")  # takes a transaction id, as a write would
         yield pid
     finally:
         with contextlib.suppress(psycopg.Error):  # the server may have ended it already (idle_timeout)

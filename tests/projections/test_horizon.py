@@ -1,0 +1,55 @@
+"""Who holds the read side's horizon, against a real session held open in another database."""
+
+from __future__ import annotations
+
+import time
+from uuid import uuid4
+
+import pytest
+
+from orders import store
+from projections import horizon, runner
+from projections.projectors import OrderSummaryProjector
+from tests.projections.test_runner import created
+from tests.projections.workload import writing_transaction_elsewhere
+
+
+@pytest.mark.parametrize(
+    ("query", "summary"),
+    [
+        (
+            "UPDATE \"order_summary\" SET \"customer_name\" = 'Ada O''Lovelace' WHERE id = 42",
+            'UPDATE "order_summary" SET "customer_name" = ? WHERE id = ?',
+        ),
+        (
+            "INSERT INTO t (a, b) VALUES (E'ada@example.com', -3.5e2)\nRETURNING id",
+            "INSERT INTO t (a, b) VALUES (?, ?)",
+        ),
+        ("\n  SELECT $tag$secret text$tag$, $1 /* by ada */ FROM t1 -- ada", "SELECT ?, $1 FROM t1"),
+        ("SELECT 'an unterminated string across\nlines'", "SELECT ?"),
+        ("SELECT " + "x, " * 50, "SELECT " + "x, " * 24 + "…"),
+        ("", ""),
+    ],
+)
+def test_a_query_is_summarised_without_its_literals(query: str, summary: str) -> None:
+    assert horizon.query_summary(query) == summary
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_session_holding_the_horizon_is_named_once_it_has_held_it_long_enough() -> None:
+    store.append(uuid4(), 0, [created("X")])
+    runner.catch_up(OrderSummaryProjector)  # nothing held yet: the event is projected
+    assert horizon.horizon_holder() is None
+
+    with writing_transaction_elsewhere(application_name="psql") as pid:
+        assert horizon.horizon_holder(min_seconds=60) is None  # not yet held that long
+        time.sleep(0.3)
+        holder = horizon.horizon_holder(min_seconds=0.2)
+
+    assert holder is not None
+    assert (holder.pid, holder.database, holder.application_name) == (pid, "postgres", "psql")
+    assert holder.state == "idle in transaction"
+    assert holder.query == "SELECT pg_current_xact_id()"  # its last statement
+    assert holder.held_seconds >= 0.2 and holder.transaction_start is not None
+    assert f"pid {pid}" in holder.describe()
+    assert horizon.horizon_holder() is None  # ended with the block

@@ -1,0 +1,117 @@
+"""After a logical move to another cluster the read side refuses to run, says why, and re-bases.
+
+A move is simulated the way it looks from the new cluster: the rows carry transaction ids beyond this
+server's counter (a checkpoint raised past it; an event inserted with such an id, as pg_restore would).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from projections import runner, tasks
+from projections.models import OrderSummary, ProjectionCheckpoint
+from projections.projectors import PROJECTORS
+from tests.conftest import project_everything
+from tests.projections.workload import assert_read_model_matches_write_side
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def next_transaction_id() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+def moved_checkpoint(name: str = "order_summary", *, ahead: int = 1_000_000) -> int:
+    """Raise a checkpoint's transaction id beyond this server's, as the old cluster left it."""
+    moved_to = next_transaction_id() + ahead
+    ProjectionCheckpoint.objects.filter(name=name).update(transaction_id=moved_to)
+    return moved_to
+
+
+def test_a_checkpoint_ahead_of_the_server_stops_the_runner_until_re_based(
+    placed_order: Callable[..., UUID], client: Client, settings: Any
+) -> None:
+    settings.READINESS_REQUIRE_WORKER = False
+    placed_order()
+    project_everything()
+    moved_to = moved_checkpoint()
+    after_move = placed_order()  # a new event, with an id below the moved checkpoint
+
+    # The runner refuses, every way it is started, and reads nothing.
+    assert tasks.run_projections() == dict.fromkeys(PROJECTORS, "refused")
+    assert runner.catch_up_all()["daily_sales"] == (runner.Outcome.REFUSED, 0)
+    assert not OrderSummary.objects.filter(pk=after_move).exists()
+    # The system check (migrate, check --database default) says what happened and what to do.
+    (error,) = checks.run_checks(databases=["default"], tags=[checks.Tags.database])
+    assert error.id == "projections.E001" and error.level == checks.ERROR
+    assert f"order_summary at {moved_to}" in error.msg
+    assert "manage.py rebase_projections" in error.msg and "full backup" in error.msg
+    # /readyz fails with that reason.
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    check = response.json()["checks"]["projections"]
+    assert check["refused"] == ["transaction_ids_ahead"]
+    assert any("rebase_projections" in problem for problem in check["problems"])
+
+    out = io.StringIO()
+    call_command("rebase_projections", stdout=out)
+
+    assert "Now take a full backup" in out.getvalue()
+    assert checks.run_checks(databases=["default"], tags=[checks.Tags.database]) == []
+    newest = placed_order()
+    tasks.run_projections()
+    assert OrderSummary.objects.filter(pk__in=[after_move, newest]).count() == 2
+    assert_read_model_matches_write_side()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_an_event_log_ahead_of_the_server_is_re_based_by_advancing_its_transaction_ids(
+    placed_order: Callable[..., UUID],
+) -> None:
+    order_id = placed_order()
+    project_everything()
+    restored = next_transaction_id() + 3000  # an event as pg_restore brought it from the old cluster
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata,"
+            " transaction_id) SELECT %s, max(version) + 1, 'OrderNoteAdded', 1, %s, '{}', %s::text::xid8"
+            " FROM event_log WHERE stream_id = %s",
+            [order_id, '{"note_id": 1, "text": "restored"}', str(restored), order_id],
+        )
+    assert runner.catch_up_all()["order_summary"] == (runner.Outcome.REFUSED, 0)
+    (error,) = checks.run_checks(databases=["default"], tags=[checks.Tags.database])
+    assert f"newest event at {restored}" in error.msg
+
+    out = io.StringIO()
+    call_command("rebase_projections", stdout=out)
+
+    assert next_transaction_id() > restored
+    assert "advancing this server's transaction ids" in out.getvalue()
+    newest = placed_order()  # sorts after the restored event now
+    project_everything()
+    assert OrderSummary.objects.get(pk=order_id).notes[0]["text"] == "restored"
+    assert OrderSummary.objects.filter(pk=newest).exists()
+    assert set(ProjectionCheckpoint.objects.values_list("state", flat=True)) == {"running"}
+
+
+def test_the_re_base_says_when_there_is_nothing_to_do(placed_order: Callable[..., UUID]) -> None:
+    placed_order()
+    project_everything()
+    before = dict(ProjectionCheckpoint.objects.values_list("name", "events_applied"))
+    out = io.StringIO()
+
+    call_command("rebase_projections", stdout=out)
+
+    assert "Nothing to re-base" in out.getvalue()
+    assert dict(ProjectionCheckpoint.objects.values_list("name", "events_applied")) == before
