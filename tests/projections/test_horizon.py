@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
-from uuid import uuid4
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
+from django.test import Client
 
 from orders import store
 from projections import horizon, runner
 from projections.projectors import OrderSummaryProjector
+from tests.conftest import project_everything
 from tests.projections.test_runner import created
 from tests.projections.workload import writing_transaction_elsewhere
 
@@ -53,3 +57,34 @@ def test_the_session_holding_the_horizon_is_named_once_it_has_held_it_long_enoug
     assert holder.held_seconds >= 0.2 and holder.transaction_start is not None
     assert f"pid {pid}" in holder.describe()
     assert horizon.horizon_holder() is None  # ended with the block
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_fails_naming_the_session_while_it_holds_committed_events_back(
+    client: Client, settings: Any, placed_order: Callable[..., UUID]
+) -> None:
+    settings.READINESS_REQUIRE_WORKER = False
+    settings.PROJECTION_HORIZON_HELD_THRESHOLD = 0.2
+    with writing_transaction_elsewhere(application_name="report job") as pid:
+        assert client.get("/readyz").status_code == 200  # not held long enough yet, nothing behind it
+        placed_order()
+        deadline = time.monotonic() + 10
+        while (response := client.get("/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, "the holder was never named"
+            time.sleep(0.05)
+        check = response.json()["checks"]["projections"]
+
+    assert response.status_code == 503
+    assert check["horizon_held_by"]["pid"] == pid
+    assert set(check["horizon_held_by"]) == {
+        "pid",
+        "database",
+        "application_name",
+        "transaction_start",
+        "state",
+        "query",
+        "held_seconds",
+    }
+    assert any(f"held back by pid {pid}" in problem for problem in check["problems"])
+    project_everything()
+    assert client.get("/readyz").status_code == 200
