@@ -60,8 +60,8 @@ def test_the_session_holding_the_horizon_is_named_once_it_has_held_it_long_enoug
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readyz_fails_naming_the_session_while_it_holds_committed_events_back(
-    client: Client, settings: Any, placed_order: Callable[..., UUID]
+def test_readyz_the_admin_and_metrics_name_the_session_while_it_holds_committed_events_back(
+    client: Client, settings: Any, placed_order: Callable[..., UUID], manager: Any
 ) -> None:
     settings.READINESS_REQUIRE_WORKER = False
     settings.PROJECTION_HORIZON_HELD_THRESHOLD = 0.2
@@ -73,7 +73,15 @@ def test_readyz_fails_naming_the_session_while_it_holds_committed_events_back(
             assert time.monotonic() < deadline, "the holder was never named"
             time.sleep(0.05)
         check = response.json()["checks"]["projections"]
+        metrics = client.get("/metrics").content.decode()
+        client.force_login(manager)
+        projections_page = client.get("/admin/projections/projectioncheckpoint/").content.decode()
+        dashboard = client.get("/admin/").content.decode()
+        client.logout()
 
+    assert f'pid="{pid}"' in metrics and 'application_name="report job"' in metrics
+    assert f"held back by pid {pid} (database postgres, application &#x27;report job&#x27;" in projections_page
+    assert f"Held back by pid {pid}" in dashboard
     assert response.status_code == 503
     assert check["horizon_held_by"]["pid"] == pid
     assert set(check["horizon_held_by"]) == {
