@@ -8,8 +8,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from django.db import connection
 from django.test import Client
 
+from config import embedded_services
 from orders import store
 from projections import horizon, runner
 from projections.projectors import OrderSummaryProjector
@@ -80,7 +82,9 @@ def test_readyz_the_admin_and_metrics_name_the_session_while_it_holds_committed_
         client.logout()
 
     assert f'pid="{pid}"' in metrics and 'application_name="report job"' in metrics
-    assert f"held back by pid {pid} (database postgres, application &#x27;report job&#x27;" in projections_page
+    assert (
+        f"held back by pid {pid} (database postgres, application &#x27;report job&#x27;" in projections_page
+    )
     assert f"Held back by pid {pid}" in dashboard
     assert response.status_code == 503
     assert check["horizon_held_by"]["pid"] == pid
@@ -96,3 +100,19 @@ def test_readyz_the_admin_and_metrics_name_the_session_while_it_holds_committed_
     assert any(f"held back by pid {pid}" in problem for problem in check["problems"])
     project_everything()
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_application_s_sessions_end_when_left_idle_in_a_transaction() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        assert cursor.fetchone()[0] == "1min"  # DB_IDLE_IN_TRANSACTION_TIMEOUT's default, 60 s
+
+
+@pytest.mark.django_db
+def test_the_embedded_server_bounds_idle_transactions_of_the_role_for_every_session() -> None:
+    if connection.get_connection_params().get("host") != str(embedded_services.PG_DIR):
+        pytest.skip("DATABASE_URL names a server of its own")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolconfig FROM pg_roles WHERE rolname = current_user")
+        assert "idle_in_transaction_session_timeout=60000ms" in cursor.fetchone()[0]
