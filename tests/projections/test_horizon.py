@@ -7,17 +7,20 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
+from django.core import checks
 from django.db import connection
 from django.test import Client
 
 from config import embedded_services
 from orders import store
-from projections import horizon, runner
-from projections.projectors import OrderSummaryProjector
+from projections import guard, horizon, runner, tasks
+from projections.models import OrderSummary
+from projections.projectors import PROJECTORS, OrderSummaryProjector
 from tests.conftest import project_everything
 from tests.projections.test_runner import created
-from tests.projections.workload import writing_transaction_elsewhere
+from tests.projections.workload import other_database_params, writing_transaction_elsewhere
 
 
 @pytest.mark.parametrize(
@@ -116,3 +119,35 @@ def test_the_embedded_server_bounds_idle_transactions_of_the_role_for_every_sess
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolconfig FROM pg_roles WHERE rolname = current_user")
         assert "idle_in_transaction_session_timeout=60000ms" in cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_orphaned_prepared_transaction_stops_the_projections_with_a_clear_message(
+    settings: Any, placed_order: Callable[..., UUID]
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('max_prepared_transactions')::int")
+        if cursor.fetchone()[0] == 0:
+            pytest.skip("this server allows no prepared transactions (max_prepared_transactions = 0)")
+    settings.PROJECTION_HORIZON_HELD_THRESHOLD = 0.2
+    gid = f"orphan-{uuid4().hex[:8]}"
+    with psycopg.connect(**other_database_params(), autocommit=True) as other:
+        other.execute("BEGIN")
+        other.execute("SELECT pg_current_xact_id()")
+        other.execute(f"PREPARE TRANSACTION '{gid}'")  # its session ends; the transaction stays
+    try:
+        order_id = placed_order()
+        deadline = time.monotonic() + 10
+        while not guard.refusals():
+            assert time.monotonic() < deadline, "the prepared transaction was never found"
+            time.sleep(0.05)
+        assert tasks.run_projections() == dict.fromkeys(PROJECTORS, "refused")
+        (error,) = checks.run_checks(databases=["default"], tags=[checks.Tags.database])
+        assert error.id == "projections.E002" and f"ROLLBACK PREPARED '{gid}'" in error.msg
+        holder = horizon.horizon_holder()
+        assert holder is not None and (holder.gid, holder.state, holder.pid) == (gid, "prepared", None)
+    finally:
+        with psycopg.connect(**other_database_params(), autocommit=True) as other:
+            other.execute(f"ROLLBACK PREPARED '{gid}'")
+    project_everything()
+    assert OrderSummary.objects.filter(pk=order_id).exists()

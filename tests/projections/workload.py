@@ -164,6 +164,14 @@ def checkpoint_held_elsewhere(name: str) -> Iterator[None]:
         holder.join(10)
 
 
+def other_database_params(database: str = "postgres", *, application_name: str = "test") -> dict[str, Any]:
+    """psycopg connection parameters for another database of the test database's server."""
+    params = {**connection.get_connection_params(), "dbname": database, "application_name": application_name}
+    params.pop("cursor_factory", None)
+    params.pop("prepare_threshold", None)
+    return params
+
+
 @contextmanager
 def writing_transaction_elsewhere(
     *, database: str = "postgres", application_name: str = "held-open-by-test", idle_timeout: float = 0
@@ -171,9 +179,7 @@ def writing_transaction_elsewhere(
     """While the block runs, a session in another database of the same server holds a transaction that
     has written (it has a transaction id), idle: it holds the read side's horizon for the whole server.
     Yields the session's pid. ``idle_timeout`` > 0 lets the server end the session after that long."""
-    params = {**connection.get_connection_params(), "dbname": database, "application_name": application_name}
-    params.pop("cursor_factory", None)
-    params.pop("prepare_threshold", None)
+    params = other_database_params(database, application_name=application_name)
     holder = psycopg.connect(**params, autocommit=True)  # BEGIN below is the only transaction
     try:
         with holder.cursor() as cursor:
