@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import uuid
 
 import redis
 from celery import current_app, shared_task
@@ -17,12 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
-def run_projections(*, recheck: bool = False) -> dict[str, str]:
+def run_projections(*, recheck: str | None = None) -> dict[str, str]:
     """Catch every projection up. If committed events are not yet safe to read (an older transaction
-    is still open), look again shortly rather than waiting for the next beat: one recheck at a time."""
+    is still open), look again shortly rather than waiting for the next beat: one recheck at a time.
+    ``recheck`` is the token of the recheck this run is (``_schedule_recheck``)."""
     _reopen_gate(_pending_key())  # before reading: what commits from now on needs a nudge of its own
-    if recheck:
-        _reopen_gate(_recheck_key())  # this run is the pending recheck; a further one may be queued
+    if recheck is not None:
+        _end_recheck(recheck)
     if guard.refused():  # logged as an error; /readyz says the same. No recheck: it would not help.
         return dict.fromkeys(PROJECTORS, runner.Outcome.REFUSED.value)
     outcomes = {}
@@ -67,21 +69,36 @@ def _schedule_recheck() -> None:
     """Queue one delayed run, unless one is already pending. Rechecks have a gate of their own: while
     the horizon is held, every beat tick and nudge finds the projections held back, and each used to
     start a chain of its own (thousands after an hour). A commit meanwhile is still nudged at once.
-    Without Redis no recheck is sent: beat alone looks again, every PROJECTION_CATCH_UP_INTERVAL."""
-    key = _recheck_key()
+
+    The gate holds the pending recheck's token, and only that recheck reopens it when it starts: if the
+    gate expired (its message lost or late) and a second chain began, the late one finds another
+    token, leaves the gate alone, and its chain ends there. Without Redis no recheck is sent: beat
+    alone looks again, every PROJECTION_CATCH_UP_INTERVAL."""
+    key, token = _recheck_key(), uuid.uuid4().hex
     try:
-        # Longer than any delay a worker may add; if the message is lost, a later run starts a new chain.
-        if not _redis().set(key, 1, nx=True, ex=PENDING_TTL + int(settings.PROJECTION_RECHECK_DELAY)):
+        if not _redis().set(key, token, nx=True, ex=PENDING_TTL + int(settings.PROJECTION_RECHECK_DELAY)):
             return
     except redis.RedisError:
         logger.warning("the recheck gate in Redis is unavailable; beat will look again")
         return
     try:
-        run_projections.apply_async(kwargs={"recheck": True}, countdown=settings.PROJECTION_RECHECK_DELAY)
+        run_projections.apply_async(kwargs={"recheck": token}, countdown=settings.PROJECTION_RECHECK_DELAY)
     except Exception:
-        with contextlib.suppress(redis.RedisError):
-            _redis().delete(key)
+        _end_recheck(token)
         raise
+
+
+# Delete the gate only if it still holds this recheck's token: one round trip, atomic in Redis.
+_END_RECHECK_LUA = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+def _end_recheck(token: str) -> None:
+    try:
+        _redis().eval(_END_RECHECK_LUA, 1, _recheck_key(), token)
+    except redis.RedisError:
+        logger.warning("the recheck gate in Redis is unavailable; projecting all the same")
 
 
 def _reopen_gate(key: str) -> None:
