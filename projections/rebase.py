@@ -30,7 +30,7 @@ Progress = Callable[[str], None]
 # Past two billion ids, committing empty transactions takes hours; pg_resetwal is the tool then.
 MAX_XID_ADVANCE = 2**31
 XID_BATCH = 100_000
-_LOCK_KEY = 0x70726F6A72656261  # "projreba": the re-base's advisory lock
+LOCK_KEY = 0x70726F6A72656261  # "projreba": the re-base's advisory lock
 
 
 class RebaseRefused(RuntimeError):
@@ -100,11 +100,11 @@ def _exclusive() -> Iterator[None]:
     if connection.in_atomic_block:
         raise RebaseRefused("run the re-base outside a transaction: it commits as it goes")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
         if not cursor.fetchone()[0]:
             raise RebaseRefused("another re-base is running; wait for it to finish")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
