@@ -15,33 +15,36 @@ what to do (``/readyz``, the system check, the logs):
   horizon until an operator commits or rolls it back; it survives restarts. Nothing in this platform
   prepares transactions, so one older than ``PROJECTION_HORIZON_HELD_THRESHOLD`` is treated as orphaned.
 
-One query, run once per catch-up run (not per batch), and it takes no transaction id.
+One prepared statement, run once per catch-up run (not per batch); it takes no transaction id.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from config.prepared import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
 REBASE_COMMAND = "manage.py rebase_projections"
 
+# The common case in one prepared statement of scalars; the details only when something is wrong.
 _GUARD_SQL = """
-WITH server AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_id)
-SELECT server.next_id,
+SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
        (SELECT max(transaction_id)::text::bigint FROM event_log),
-       (SELECT json_agg(json_build_array(name, transaction_id) ORDER BY name)
-        FROM projections_projectioncheckpoint WHERE transaction_id >= server.next_id),
-       (SELECT json_agg(json_build_array(gid, database, extract(epoch FROM clock_timestamp() - prepared))
-                        ORDER BY prepared)
-        FROM pg_prepared_xacts WHERE prepared < clock_timestamp() - make_interval(secs => %s))
-FROM server
+       (SELECT max(transaction_id) FROM projections_projectioncheckpoint),
+       current_setting('max_prepared_transactions')::int
+"""
+_CHECKPOINTS_AHEAD_SQL = """
+SELECT name, transaction_id FROM projections_projectioncheckpoint WHERE transaction_id >= %s ORDER BY name
+"""
+_ORPHANED_PREPARED_SQL = """
+SELECT gid, database, extract(epoch FROM clock_timestamp() - prepared)::float8 FROM pg_prepared_xacts
+WHERE prepared < clock_timestamp() - make_interval(secs => %s) ORDER BY prepared
 """
 
 
@@ -53,24 +56,34 @@ class Refusal:
 
 def refusals() -> list[Refusal]:
     """Why projections must not run now; empty when they may."""
-    with connection.cursor() as cursor:
-        cursor.execute(_GUARD_SQL, [settings.PROJECTION_HORIZON_HELD_THRESHOLD])
-        current, newest_event, ahead, prepared = cursor.fetchone()
+    with prepared_cursor() as cursor:
+        cursor.execute(_GUARD_SQL, prepare=True)
+        next_id, newest_event, newest_checkpoint, max_prepared = cursor.fetchone()
     found = []
-    checkpoints = _json(ahead)
-    if checkpoints or (newest_event is not None and newest_event >= current):
-        found.append(Refusal("transaction_ids_ahead", _moved_message(current, newest_event, checkpoints)))
-    for gid, database, age in _json(prepared):
-        found.append(
-            Refusal(
-                "orphaned_prepared_transaction",
-                f"prepared transaction {gid[:64]!r} in database {database} has held every projection back "
-                f"for {age:.0f} s; nothing here prepares transactions, so its coordinator is gone. End it in "
-                f"that database with COMMIT PREPARED or ROLLBACK PREPARED '{gid[:64]}' (whichever its "
-                "owner intended); projections resume by themselves.",
-            )
-        )
+    log_ahead = newest_event is not None and newest_event >= next_id
+    if log_ahead or (newest_checkpoint or 0) >= next_id:
+        with connection.cursor() as cursor:
+            cursor.execute(_CHECKPOINTS_AHEAD_SQL, [next_id])
+            ahead = [f"projection {name} at {xid}" for name, xid in cursor.fetchall()]
+        if log_ahead:
+            ahead.append(f"the event log's newest event at {newest_event}")
+        found.append(Refusal("transaction_ids_ahead", _moved_message(next_id, ahead)))
+    if max_prepared > 0:  # the default 0 allows none: nothing to look for
+        with connection.cursor() as cursor:
+            cursor.execute(_ORPHANED_PREPARED_SQL, [settings.PROJECTION_HORIZON_HELD_THRESHOLD])
+            orphans = cursor.fetchall()
+        found += [_orphan(gid[:64], database, age) for gid, database, age in orphans]
     return found
+
+
+def _orphan(gid: str, database: str, age: float) -> Refusal:
+    return Refusal(
+        "orphaned_prepared_transaction",
+        f"prepared transaction {gid!r} in database {database} has held every projection back for "
+        f"{age:.0f} s; nothing here prepares transactions, so its coordinator is gone. End it in that "
+        f"database with COMMIT PREPARED or ROLLBACK PREPARED '{gid}' (whichever its owner intended); "
+        "projections resume by themselves.",
+    )
 
 
 def refused() -> bool:
@@ -81,21 +94,11 @@ def refused() -> bool:
     return bool(found)
 
 
-def _moved_message(current: int, newest_event: int | None, checkpoints: list[list[Any]]) -> str:
-    ahead = [f"projection {name} at {xid}" for name, xid in checkpoints]
-    if newest_event is not None and newest_event >= current:
-        ahead.append(f"the event log's newest event at {newest_event}")
+def _moved_message(next_id: int, ahead: list[str]) -> str:
     return (
-        f"transaction ids are ahead of this PostgreSQL server's ({current}): {', '.join(ahead)}. The data "
+        f"transaction ids are ahead of this PostgreSQL server's ({next_id}): {', '.join(ahead)}. The data "
         "was moved here by a logical copy (pg_dump/pg_restore or logical replication), which keeps the "
         "old server's ids in the rows but not its counter, so new events would never be projected. Run "
         f"`{REBASE_COMMAND}` (it advances this server's ids past the log's and rebuilds every "
         "projection), then take a full backup (`manage.py backup`), which starts a new backup chain."
     )
-
-
-def _json(value: str | list[list[Any]] | None) -> list[list[Any]]:
-    """Django has psycopg hand JSON over as text; decode it here."""
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, str) else value

@@ -43,15 +43,6 @@ WHERE p.transaction = h.xmin::xid
 LIMIT 1
 """
 
-# Prepared transactions older than the threshold: nothing in this platform prepares transactions, so
-# one that lingers was left by a coordinator that died or forgot it, and only an operator can end it.
-_ORPHANED_PREPARED_SQL = """
-SELECT gid, database, prepared, extract(epoch FROM clock_timestamp() - prepared)::float8
-FROM pg_prepared_xacts
-WHERE prepared < clock_timestamp() - make_interval(secs => %s)
-ORDER BY prepared
-"""
-
 
 @dataclass(frozen=True)
 class HorizonHolder:
@@ -110,23 +101,6 @@ def horizon_holder(*, min_seconds: float = 0.0) -> HorizonHolder | None:
         held_seconds=float(held),
         gid=gid[:64] if gid is not None else None,
     )
-
-
-@dataclass(frozen=True)
-class PreparedTransaction:
-    gid: str
-    database: str
-    prepared: datetime
-    age_seconds: float
-
-
-def orphaned_prepared_transactions(*, older_than: float) -> list[PreparedTransaction]:
-    with connection.cursor() as cursor:
-        cursor.execute(_ORPHANED_PREPARED_SQL, [older_than])
-        rows = cursor.fetchall()
-    return [
-        PreparedTransaction(gid[:64], database, prepared, float(age)) for gid, database, prepared, age in rows
-    ]
 
 
 _COMMENT = re.compile(r"/\*.*?(\*/|$)|--.*$")
