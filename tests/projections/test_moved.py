@@ -67,7 +67,7 @@ def moved_checkpoint(name: str = "order_summary", *, ahead: int = 1_000_000) -> 
 
 
 def test_a_checkpoint_ahead_of_the_server_stops_the_runner_until_re_based(
-    placed_order: Callable[..., UUID], client: Client, settings: Any
+    placed_order: Callable[..., UUID], client: Client, settings: Any, manager: Any
 ) -> None:
     settings.READINESS_REQUIRE_WORKER = False
     placed_order()
@@ -90,6 +90,13 @@ def test_a_checkpoint_ahead_of_the_server_stops_the_runner_until_re_based(
     check = response.json()["checks"]["projections"]
     assert check["refused"] == ["transaction_ids_ahead"]
     assert any("rebase_projections" in problem for problem in check["problems"])
+    # So do the admin's projections page and the dashboard.
+    client.force_login(manager)
+    assert (
+        "Projections refuse to run" in client.get("/admin/projections/projectioncheckpoint/").content.decode()
+    )
+    assert "Projections refuse to run" in client.get("/admin/").content.decode()
+    client.logout()
 
     out = io.StringIO()
     call_command("rebase_projections", stdout=out)
