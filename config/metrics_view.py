@@ -30,6 +30,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFami
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from config.metrics import HorizonCollector
+
 logger = logging.getLogger(__name__)
 
 
@@ -74,6 +76,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return refusal
     scraped = CollectorRegistry()
     scraped.register(ProjectionCollector())
+    scraped.register(HorizonCollector())
     body = generate_latest(_process_registry()) + generate_latest(scraped)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

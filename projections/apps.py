@@ -7,6 +7,7 @@ class ProjectionsConfig(AppConfig):
 
     def ready(self) -> None:
         from orders.signals import events_committed
+        from projections import checks  # noqa: F401  # registers the system checks
         from projections.signals import nudge_projections
 
         events_committed.connect(nudge_projections, dispatch_uid="projections.nudge")

@@ -1,5 +1,8 @@
 """The figures on the admin index: today's orders and revenue, projection lag, last backup age.
 
+The lag tile also names the transaction that holds committed events back, once it has done so for
+``PROJECTION_HORIZON_HELD_THRESHOLD`` seconds, and why the projections refuse to run, if they do.
+
 Each figure is shown to the roles that may see what it summarises (SPEC §5): revenue to those who see
 sales reports, backups to managers; order counts and projection lag (which explains a list that is a
 moment behind) to all staff.
@@ -18,6 +21,8 @@ from django.utils import timezone
 
 from accounts.roles import STAFF_ROLES, roles_of
 from orders.admin_display import money
+from projections import guard
+from projections.horizon import HorizonHolder, horizon_holder
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
 from recovery.status import backup_age_seconds
@@ -33,6 +38,8 @@ class Dashboard:
     refunds_today: str | None = None
     projections: tuple[ProjectionStatus, ...] = ()
     worst_lag_seconds: float | None = None
+    horizon_holder: HorizonHolder | None = None  # the transaction holding committed events back
+    refusals: tuple[str, ...] = ()  # why the projections refuse to run (projections.guard)
     show_backups: bool = False
     backup: BackupAge | None = None  # None: no backup yet
     rpo_target: str | None = None
@@ -63,6 +70,8 @@ def dashboard_for(user: Any) -> Dashboard | None:
         refunds_today=money(sales.refunds) if may_see_sales else None,
         projections=statuses,
         worst_lag_seconds=max((s.lag_seconds for s in statuses), default=0.0),
+        horizon_holder=horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD),
+        refusals=tuple(refusal.message for refusal in guard.refusals()),
         show_backups=show_backups,
         backup=backup_age() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
