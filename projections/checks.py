@@ -11,7 +11,7 @@ from django.db import DatabaseError
 
 from projections import guard
 
-_IDS = {"transaction_ids_ahead": "projections.E001", "orphaned_prepared_transaction": "projections.E002"}
+_IDS = {guard.IDS_AHEAD: "projections.E001", guard.ORPHANED_PREPARED: "projections.E002"}
 
 
 @checks.register(checks.Tags.database)

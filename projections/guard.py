@@ -31,6 +31,8 @@ from config.prepared import prepared_cursor
 logger = logging.getLogger(__name__)
 
 REBASE_COMMAND = "manage.py rebase_projections"
+IDS_AHEAD = "transaction_ids_ahead"
+ORPHANED_PREPARED = "orphaned_prepared_transaction"
 
 # The common case in one prepared statement of scalars; the details only when something is wrong.
 _GUARD_SQL = """
@@ -50,7 +52,7 @@ WHERE prepared < clock_timestamp() - make_interval(secs => %s) ORDER BY prepared
 
 @dataclass(frozen=True)
 class Refusal:
-    code: str  # "transaction_ids_ahead" or "orphaned_prepared_transaction"
+    code: str  # IDS_AHEAD or ORPHANED_PREPARED
     message: str  # what happened and what to do; names no customer data
 
 
@@ -67,7 +69,7 @@ def refusals() -> list[Refusal]:
             ahead = [f"projection {name} at {xid}" for name, xid in cursor.fetchall()]
         if log_ahead:
             ahead.append(f"the event log's newest event at {newest_event}")
-        found.append(Refusal("transaction_ids_ahead", _moved_message(next_id, ahead)))
+        found.append(Refusal(IDS_AHEAD, _moved_message(next_id, ahead)))
     if max_prepared > 0:  # the default 0 allows none: nothing to look for
         with connection.cursor() as cursor:
             cursor.execute(_ORPHANED_PREPARED_SQL, [settings.PROJECTION_HORIZON_HELD_THRESHOLD])
@@ -76,9 +78,23 @@ def refusals() -> list[Refusal]:
     return found
 
 
+_LOG_AHEAD_SQL = """
+SELECT (SELECT max(transaction_id)::text::bigint FROM event_log)
+       >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+"""
+
+
+def log_ahead_of_server() -> bool:
+    """Whether the log holds transaction ids this server has not reached: a move by a logical copy that
+    no re-base followed yet. (A checkpoint alone ahead is what a rebuild repairs.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOG_AHEAD_SQL)
+        return bool(cursor.fetchone()[0])
+
+
 def _orphan(gid: str, database: str, age: float) -> Refusal:
     return Refusal(
-        "orphaned_prepared_transaction",
+        ORPHANED_PREPARED,
         f"prepared transaction {gid!r} in database {database} has held every projection back for "
         f"{age:.0f} s; nothing here prepares transactions, so its coordinator is gone. End it in that "
         f"database with COMMIT PREPARED or ROLLBACK PREPARED '{gid}' (whichever its owner intended); "

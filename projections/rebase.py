@@ -44,7 +44,7 @@ class RebaseReport:
 
 
 def needs_rebase() -> list[guard.Refusal]:
-    return [r for r in guard.refusals() if r.code == "transaction_ids_ahead"]
+    return [r for r in guard.refusals() if r.code == guard.IDS_AHEAD]
 
 
 def rebase(*, progress: Progress = lambda message: None) -> RebaseReport:

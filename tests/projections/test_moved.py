@@ -23,9 +23,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
+from config.errors import InvalidTransition
 from projections import rebase, runner, tasks
 from projections.models import OrderSummary, ProjectionCheckpoint
 from projections.projectors import PROJECTORS
+from projections.rebuild import rebuild
 from tests.conftest import project_everything
 from tests.projections.test_celery_worker import ROOT
 from tests.projections.workload import assert_read_model_matches_write_side, other_database_params
@@ -194,3 +196,24 @@ def test_a_re_base_runs_once_at_a_time_and_one_killed_half_way_is_finished_by_th
     project_everything()
     assert OrderSummary.objects.get(pk=order_id).notes[0]["text"] == "restored"
     assert OrderSummary.objects.filter(pk=newest).exists()
+
+
+def test_a_rebuild_is_refused_after_a_move_and_the_live_tables_stay(
+    placed_order: Callable[..., UUID], client: Client, manager: Any
+) -> None:
+    """Before the re-base, a rebuild would read only what lies below the horizon and swap in nearly
+    empty tables: it is refused, through the API as well, and the read model keeps what it had."""
+    order_id = placed_order()
+    project_everything()
+    before = list(OrderSummary.objects.values_list("id", "version"))
+    restore_a_note(order_id, next_transaction_id() + 1_000_000)  # as pg_restore would leave it
+
+    with pytest.raises(InvalidTransition, match="rebase_projections"):
+        rebuild("order_summary")
+    client.force_login(manager)
+    refused = client.post("/api/projections/order_summary/rebuild/")
+
+    assert refused.status_code == 409
+    assert "rebase_projections" in refused.json()["error"]["message"]
+    assert list(OrderSummary.objects.values_list("id", "version")) == before
+    assert ProjectionCheckpoint.objects.get(name="order_summary").state == ProjectionCheckpoint.State.RUNNING
