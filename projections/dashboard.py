@@ -1,4 +1,4 @@
-"""The figures on the admin index: today's orders and revenue, projection lag, last backup age.
+"""The figures on the admin index: today's orders and revenue, projection lag, the backups' measured RPO.
 
 Each figure is shown to the roles that may see what it summarises (SPEC §5): revenue to those who see
 sales reports, backups to managers; order counts and projection lag (which explains a list that is a
@@ -20,7 +20,7 @@ from accounts.roles import STAFF_ROLES, roles_of
 from orders.admin_display import money
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
-from recovery.status import backup_age_seconds
+from recovery.status import recovery_point
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +34,31 @@ class Dashboard:
     projections: tuple[ProjectionStatus, ...] = ()
     worst_lag_seconds: float | None = None
     show_backups: bool = False
-    backup: BackupAge | None = None  # None: no backup yet
+    backup: BackupRecoveryPoint | None = None  # None: no backup yet
     rpo_target: str | None = None
 
 
 @dataclass(frozen=True)
-class BackupAge:
-    seconds: float
-    late: bool  # older than the RPO target
+class BackupRecoveryPoint:
+    """The measured RPO (age of the oldest committed event in no archive), not the last backup's age."""
+
+    rpo_seconds: float | None  # None: not measurable, ``problem`` says why
+    uncovered_events: int
+    newest_age_seconds: float
+    late: bool  # over the RPO target, or not measurable
+    problem: str | None = None
 
     @property
     def text(self) -> str:
-        return f"{duration_text(self.seconds)} ago"
+        if self.rpo_seconds is None:
+            return "unknown"
+        if not self.uncovered_events:
+            return "0 s, every event backed up"
+        return f"{duration_text(self.rpo_seconds)}, {self.uncovered_events:,} events in no backup"
+
+    @property
+    def newest_text(self) -> str:
+        return f"{duration_text(self.newest_age_seconds)} ago"
 
 
 def dashboard_for(user: Any) -> Dashboard | None:
@@ -64,21 +77,28 @@ def dashboard_for(user: Any) -> Dashboard | None:
         projections=statuses,
         worst_lag_seconds=max((s.lag_seconds for s in statuses), default=0.0),
         show_backups=show_backups,
-        backup=backup_age() if show_backups else None,
+        backup=backup_recovery_point() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
     )
 
 
-def backup_age() -> BackupAge | None:
-    """How long ago the last backup was taken."""
+def backup_recovery_point() -> BackupRecoveryPoint | None:
+    """What the backups would lose now, against the RPO target; None without a backup."""
     try:
-        seconds = backup_age_seconds()
+        point = recovery_point()
     except DatabaseError:
-        logger.warning("could not read the last backup's age", exc_info=True)
+        logger.warning("could not measure the backups' recovery point", exc_info=True)
         return None
-    if seconds is None:
+    if point.newest is None:
         return None
-    return BackupAge(seconds=seconds, late=seconds > settings.BACKUP_RPO_TARGET)
+    rpo = point.rpo_seconds
+    return BackupRecoveryPoint(
+        rpo_seconds=rpo,
+        uncovered_events=point.uncovered_events,
+        newest_age_seconds=point.newest_age_seconds or 0.0,
+        late=rpo is None or rpo > settings.BACKUP_RPO_TARGET,
+        problem=point.problem,
+    )
 
 
 def duration_text(seconds: float) -> str:

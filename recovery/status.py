@@ -45,9 +45,9 @@ def backup_age_seconds() -> float | None:
 class RecoveryPoint:
     """What a restore of the newest archive (with its chain) would lose if the database were lost now."""
 
-    newest: BackupRecord | None
+    newest: BackupRecord | None  # None: no archive yet, so every committed event is in none
     # Age of the oldest committed event no archive holds; 0 when every committed event is in one;
-    # None when it cannot be measured (no archive, or the problem below).
+    # None when it cannot be measured (the problem below).
     rpo_seconds: float | None
     uncovered_events: int
     oldest_uncovered_at: datetime | None
@@ -61,19 +61,19 @@ class RecoveryPoint:
 def recovery_point() -> RecoveryPoint:
     newest = last_backup()
     if newest is None:
-        return RecoveryPoint(newest=None, rpo_seconds=None, uncovered_events=0, oldest_uncovered_at=None)
-    try:
-        snapshot = Snapshot.parse(newest.snapshot)
-    except SnapshotError:
-        return _unmeasurable(newest, "the newest backup records no snapshot; take a full backup")
-    problem = chain_ahead_of_cluster(snapshot)
-    if problem:
-        return _unmeasurable(newest, problem)
+        uncovered: sql.Composable = sql.SQL("TRUE")
+    else:
+        try:
+            snapshot = Snapshot.parse(newest.snapshot)
+        except SnapshotError:
+            return _unmeasurable(newest, "the newest backup records no snapshot; take a full backup")
+        problem = chain_ahead_of_cluster(snapshot)
+        if problem:
+            return _unmeasurable(newest, problem)
+        uncovered = not_seen_by(snapshot)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("SELECT count(*), min(recorded_at), now() FROM event_log WHERE {}").format(
-                not_seen_by(snapshot)
-            )
+            sql.SQL("SELECT count(*), min(recorded_at), now() FROM event_log WHERE {}").format(uncovered)
         )
         count, oldest, now = cursor.fetchone()
     return RecoveryPoint(
