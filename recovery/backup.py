@@ -69,8 +69,9 @@ class BackupBusy(BackupError):
     """Another recorded backup holds the lock."""
 
 
-class ChainAhead(BackupError):
-    """The chain's snapshot lies ahead of this cluster's transaction ids: only a full backup may run."""
+class NewChainNeeded(BackupError):
+    """The newest archive cannot be the base of an incremental (its snapshot lies ahead of this cluster's
+    transaction ids, or it records none): only a full backup, which starts a new chain, may run."""
 
 
 @dataclass(frozen=True)
@@ -227,13 +228,13 @@ def _chain_base() -> BackupRecord:
     try:
         snapshot = Snapshot.parse(previous.snapshot)
     except SnapshotError:
-        raise BackupError(
+        raise NewChainNeeded(
             "the previous backup records no snapshot (an older version took it): "
             "a full backup starts a new chain"
         ) from None
     problem = chain_ahead_of_cluster(snapshot)
     if problem:
-        raise ChainAhead(f"refusing an incremental backup: {problem}")
+        raise NewChainNeeded(f"refusing an incremental backup: {problem}")
     return previous
 
 

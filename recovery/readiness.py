@@ -22,6 +22,9 @@ def check_backups(*, budget: float) -> CheckResult:
         point = recovery_point()
     if point.newest is None:
         return {"status": "skipped", "reason": "no backup recorded yet"}
+    if point.problem and not point.newest.snapshot:
+        # Taken before archives recorded their snapshot: the next backup (a full one) measures again.
+        return {"status": "skipped", "reason": point.problem}
     target = settings.BACKUP_RPO_TARGET
     age = point.newest_age_seconds or 0.0
     result: CheckResult = {

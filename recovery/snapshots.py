@@ -5,9 +5,11 @@ An archive records the snapshot it was read in (``pg_current_snapshot()``, as te
 commits later — also a transaction that started long before and appended lower positions — is not
 visible to it, and so is taken by the next incremental and counted in the measured RPO until then.
 
-Transaction ids below the snapshot's ``xmin`` had ended when it was taken: committed ones are visible.
-So "not seen by the snapshot" only needs looking at ids from ``xmin`` on, which the event log's
-(transaction_id, position) index finds without reading the whole log.
+For a committed transaction, "not visible to the snapshot" (``NOT pg_visible_in_snapshot``) means: its
+id is at or above the snapshot's ``xmax``, or in its list of transactions then running (``xip``). Ids
+below ``xmin`` had ended, those between ``xmin`` and ``xmax`` outside ``xip`` had too. Written that way
+the condition is two look-ups in the event log's (transaction_id, position) index, however old ``xmin``
+is (a transaction held open for hours anywhere on the server holds every snapshot's ``xmin`` back).
 
 Event transaction ids are stored, not recomputed: after a logical move to another cluster (``pg_dump``,
 logical replication) new transactions may get *lower* ids than an archive's snapshot, and would look
@@ -32,21 +34,26 @@ class Snapshot:
     text: str
     xmin: int
     xmax: int
+    running: tuple[int, ...]  # xip: transactions in progress when it was taken
 
     @classmethod
     def parse(cls, text: str) -> Snapshot:
         parts = text.split(":")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        if len(parts) != 3 or not all(part.isdigit() for part in parts[:2] + parts[2].split(",") if part):
             raise SnapshotError(f"not a snapshot: {text!r}")
-        return cls(text=text, xmin=int(parts[0]), xmax=int(parts[1]))
+        running = tuple(int(xid) for xid in parts[2].split(",") if xid)
+        return cls(text=text, xmin=int(parts[0]), xmax=int(parts[1]), running=running)
 
 
 def not_seen_by(snapshot: Snapshot) -> sql.Composed:
-    """A condition on ``event_log``: the event's transaction is not visible to ``snapshot``."""
+    """A condition on committed ``event_log`` rows: the event's transaction is not visible to ``snapshot``
+    (equal to ``NOT pg_visible_in_snapshot(transaction_id, snapshot)`` for them, see above)."""
     return sql.SQL(
-        "(transaction_id >= {xmin}::text::xid8"
-        " AND NOT pg_visible_in_snapshot(transaction_id, {snapshot}::pg_snapshot))"
-    ).format(xmin=sql.Literal(str(snapshot.xmin)), snapshot=sql.Literal(snapshot.text))
+        "(transaction_id >= {xmax}::text::xid8 OR transaction_id = ANY({running}::text[]::xid8[]))"
+    ).format(
+        xmax=sql.Literal(str(snapshot.xmax)),
+        running=sql.Literal([str(xid) for xid in snapshot.running]),
+    )
 
 
 def current_xmax() -> int:

@@ -66,7 +66,7 @@ def recovery_point() -> RecoveryPoint:
         try:
             snapshot = Snapshot.parse(newest.snapshot)
         except SnapshotError:
-            return _unmeasurable(newest, "the newest backup records no snapshot; take a full backup")
+            return _unmeasurable(newest, "the newest backup records no snapshot (an older version took it)")
         problem = chain_ahead_of_cluster(snapshot)
         if problem:
             return _unmeasurable(newest, problem)

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from recovery.backup import BackupBusy, ChainAhead, take_backup
+from recovery.backup import BackupBusy, NewChainNeeded, take_backup
 from recovery.keys import backup_key_configured
 from recovery.models import BackupRecord
 from recovery.status import last_backup
@@ -23,8 +23,9 @@ def scheduled_backup(incremental: bool = False) -> str:
 
     Acknowledged on receipt: a backup interrupted by a dying worker is not re-run by redelivery; the
     next beat takes a fresh one. An incremental with nothing to chain from becomes a full backup, and so
-    does one whose chain lies ahead of this cluster's transaction ids (the data was moved): waiting for
-    the next scheduled full backup would leave the new events in no archive meanwhile.
+    does one whose chain cannot continue (its snapshot lies ahead of this cluster's transaction ids
+    after the data was moved, or records none): waiting for the next scheduled full backup would leave
+    new events in no archive meanwhile.
     """
     if not backup_key_configured():
         return "skipped: BACKUP_ENCRYPTION_KEY is not set"
@@ -33,7 +34,7 @@ def scheduled_backup(incremental: bool = False) -> str:
     try:
         try:
             result = take_backup(incremental=incremental)
-        except ChainAhead as exc:
+        except NewChainNeeded as exc:
             logger.warning("%s; taking a full backup instead", exc)
             result = take_backup(incremental=False)
     except BackupBusy:

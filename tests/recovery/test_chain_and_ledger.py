@@ -16,7 +16,7 @@ from accounts.roles import SYSTEM, Role
 from orders import commands as c
 from orders.handlers import dispatch
 from orders.models import Product, StoredEvent
-from recovery.backup import ChainAhead, take_backup
+from recovery.backup import NewChainNeeded, take_backup
 from recovery.erasure import erase_customer, ledger_path
 from recovery.models import BackupRecord
 from recovery.readiness import check_backups
@@ -77,7 +77,7 @@ def test_an_incremental_refuses_a_chain_whose_snapshot_lies_ahead_of_this_cluste
     ahead = current_xmax() + 1_000_000
     BackupRecord.objects.filter(pk=full.record.pk).update(snapshot=f"{ahead}:{ahead}:")
 
-    with pytest.raises(ChainAhead, match=r"lies ahead of this database cluster.*starts a new chain"):
+    with pytest.raises(NewChainNeeded, match=r"lies ahead of this database cluster.*starts a new chain"):
         take_backup(incremental=True)
     with pytest.raises(CommandError, match="starts a new chain"):
         call_command("backup", "--incremental", stdout=io.StringIO(), stderr=io.StringIO())
@@ -139,3 +139,20 @@ def test_restore_until_gives_back_the_stock_of_placements_and_cancellations_left
         run_restore(backup.path, "--until", f"{cut.transaction_id}.{cut.position}")
         # Kept: the placements of 5 and 7; left out: those of 11 and 13 and the cancellation of 5.
         assert Product.objects.get(sku=sku).stock_on_hand == 100 - 5 - 7
+
+
+def test_after_an_upgrade_a_backup_without_a_snapshot_is_not_judged_and_the_next_one_starts_a_chain(
+    populated: Callable[[int], None], settings: Any
+) -> None:
+    settings.READINESS_REQUIRE_WORKER = False
+    populated(1)
+    full = take_backup()
+    BackupRecord.objects.filter(pk=full.record.pk).update(snapshot="")  # as an older version recorded it
+
+    assert check_backups(budget=2.0)["status"] == "skipped"
+    with pytest.raises(NewChainNeeded, match="records no snapshot"):
+        take_backup(incremental=True)
+    scheduled_backup(incremental=True)
+    newest = BackupRecord.objects.order_by("-created_at", "-id").first()
+    assert newest.kind == "full" and newest.snapshot
+    assert check_backups(budget=2.0)["status"] == "ok"
