@@ -144,14 +144,16 @@ def test_placements_and_cancellations_in_flight_during_a_full_backup_restore_wit
         dispatch(c.PlaceOrder(order_id=order_id), actor=customer)
 
     backups: list[BackupResult] = []
+    writing = threading.Event()
 
     def work(i: int) -> None:
         if i == 0:
-            time.sleep(0.05)  # let the writers get going, then take the snapshot among them
+            assert writing.wait(10)  # take the snapshot among the writers, not before them
             backups.append(take_backup())
             return
         for order_id in to_place[i - 1 :: 4]:
             dispatch(c.PlaceOrder(order_id=order_id), actor=customer)
+            writing.set()
         for order_id in to_cancel[i - 1 :: 4]:
             dispatch(c.CancelOrder(order_id=order_id, reason="changed mind"), actor=customer)
 
