@@ -108,6 +108,9 @@ def _measured_rpo() -> dict[str, Any]:
             "oldest_uncovered_event_at": point.oldest_uncovered_at.isoformat()
             if point.oldest_uncovered_at
             else None,
+            "newest_uncovered_event_at": point.newest_uncovered_at.isoformat()
+            if point.newest_uncovered_at
+            else None,
             "newest_backup_at": point.newest.created_at.isoformat() if point.newest else None,
             "problem": point.problem,
         },

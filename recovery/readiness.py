@@ -6,6 +6,8 @@ ran), and when the newest archive cannot be the base of what this cluster commit
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 
@@ -47,3 +49,7 @@ def check_backups(*, budget: float) -> CheckResult:
             f"{point.rpo_seconds:.0f}s: over the RPO target of {target:.0f}s"
         ]
     return result
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -52,6 +52,7 @@ class RecoveryPoint:
     uncovered_events: int
     oldest_uncovered_at: datetime | None
     problem: str | None = None
+    newest_uncovered_at: datetime | None = None
 
     @property
     def newest_age_seconds(self) -> float | None:
@@ -73,14 +74,17 @@ def recovery_point() -> RecoveryPoint:
         uncovered = not_seen_by(snapshot)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("SELECT count(*), min(recorded_at), now() FROM event_log WHERE {}").format(uncovered)
+            sql.SQL(
+                "SELECT count(*), min(recorded_at), max(recorded_at), now() FROM event_log WHERE {}"
+            ).format(uncovered)
         )
-        count, oldest, now = cursor.fetchone()
+        count, oldest, newest_uncovered, now = cursor.fetchone()
     return RecoveryPoint(
         newest=newest,
         rpo_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
         uncovered_events=count,
         oldest_uncovered_at=oldest,
+        newest_uncovered_at=newest_uncovered,
     )
 
 

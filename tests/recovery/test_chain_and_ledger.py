@@ -4,6 +4,11 @@ refused; ``restore --until`` leaves stock as the restored events say."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess  # nosec B404  # runs manage.py backup with a fixed argument list
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,21 +16,25 @@ from uuid import uuid4
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from accounts.roles import SYSTEM, Role
 from orders import commands as c
 from orders.handlers import dispatch
 from orders.models import Product, StoredEvent
-from recovery.backup import NewChainNeeded, take_backup
+from recovery.backup import BackupBusy, NewChainNeeded, take_backup
 from recovery.erasure import erase_customer, ledger_path
 from recovery.models import BackupRecord
 from recovery.readiness import check_backups
+from recovery.restore import restore
 from recovery.snapshots import current_xmax
 from recovery.tasks import scheduled_backup
-from tests.conftest import ADDRESS
+from tests.conftest import ADDRESS, run_in_threads
 from tests.recovery.conftest import archived_events, on_database, table_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_restore(path: Path, *args: str) -> str:
@@ -156,3 +165,82 @@ def test_after_an_upgrade_a_backup_without_a_snapshot_is_not_judged_and_the_next
     newest = BackupRecord.objects.order_by("-created_at", "-id").first()
     assert newest.kind == "full" and newest.snapshot
     assert check_backups(budget=2.0)["status"] == "ok"
+
+
+def test_a_backup_killed_half_way_leaves_no_record_and_the_chain_goes_on(
+    populated: Callable[[int], None], backup_dir: Path, scratch_db: str
+) -> None:
+    """A ``manage.py backup --incremental`` process is stopped inside its snapshot (its COPY waits for a
+    lock this test holds) and killed with SIGKILL: no record, no archive, its advisory lock gone with
+    its session; the next incremental continues from the last complete archive, and the chain restores
+    the whole log."""
+    populated(1)
+    full = take_backup()
+    populated(1)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_WORKER_DATABASE_NAME": connection.settings_dict["NAME"],
+        "BACKUP_DIR": str(backup_dir),
+    }
+    command = [sys.executable, "manage.py", "backup", "--incremental", "--no-retention"]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE orders_product IN ACCESS EXCLUSIVE MODE")
+        process = subprocess.Popen(  # fixed argument list
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            _wait_until_copy_waits_for_a_lock()
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+
+    assert list(BackupRecord.objects.values_list("kind", flat=True)) == ["full"]
+    assert not list(backup_dir.glob("*-incremental-*.opbk"))
+    incremental = take_backup(incremental=True, lock_wait=5)  # the killed one's lock is gone
+    assert incremental.record.previous == full.record
+    with on_database(scratch_db):
+        restore([full.path, incremental.path], rebuild_projections=False)
+        restored = table_rows("event_log", "position")
+    assert restored == table_rows("event_log", "position")
+
+
+def _wait_until_copy_waits_for_a_lock(timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection.cursor() as cursor:
+            # Inside a transaction the activity view is read once and cached: clear it on every look.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'COPY%%' AND pid <> pg_backend_pid())"
+            )
+            if cursor.fetchone()[0]:
+                return
+        if time.monotonic() > deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity"
+                )
+                raise AssertionError(f"the backup process never reached its COPY: {cursor.fetchall()}")
+        time.sleep(0.05)
+
+
+def test_two_backups_at_once_never_fork_the_chain(populated: Callable[[int], None]) -> None:
+    populated(1)
+    take_backup()
+    populated(1)
+
+    results = run_in_threads(lambda _: take_backup(incremental=True, lock_wait=0).record, 2)
+
+    taken = [result for result in results if isinstance(result, BackupRecord)]
+    busy = [result for result in results if isinstance(result, BackupBusy)]
+    assert len(taken) + len(busy) == 2 and taken, results
+    incrementals = BackupRecord.objects.filter(kind="incremental")
+    assert {record.previous_id for record in incrementals} <= {
+        BackupRecord.objects.get(kind="full").pk,
+        *(record.pk for record in incrementals),
+    }
+    assert len({record.previous_id for record in incrementals}) == incrementals.count()  # a line, no fork

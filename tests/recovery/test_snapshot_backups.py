@@ -235,6 +235,7 @@ def test_readiness_reports_the_age_of_the_oldest_committed_event_that_no_archive
             assert time.monotonic() < deadline, result
             time.sleep(0.1)
         assert result["uncovered_events"] == 3 and result["rpo_seconds"] >= 1.5
+        assert result["oldest_uncovered_event_at"] < result["newest_uncovered_event_at"]
         assert "not in any backup" in result["problems"][0]
 
         take_backup(incremental=True)
