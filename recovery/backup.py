@@ -99,6 +99,8 @@ def take_backup(
     key = keys.backup_key()  # a missing or malformed key stops here, before anything is written
     _keep_erasure_ledger_beside_the_archives()
     with _one_backup_at_a_time(lock_wait if record else None):
+        if record:
+            _remove_partials_of_killed_backups()
         previous = _chain_base() if incremental else None
         started = time.monotonic()
         archive_id = uuid4()
@@ -124,6 +126,15 @@ def take_backup(
         return BackupResult(
             path=path, manifest=manifest, size_bytes=size, sha256=sha256, seconds=seconds, record=saved
         )
+
+
+def _remove_partials_of_killed_backups() -> None:
+    """A backup killed mid-way leaves its ``.partial`` file. Recorded backups run one at a time under the
+    lock held here, and the DR drill's unrecorded one writes to a directory of its own: any partial in
+    BACKUP_DIR is a dead backup's."""
+    for partial in Path(settings.BACKUP_DIR).glob(f"*{SUFFIX}.partial"):
+        partial.unlink(missing_ok=True)
+        logger.warning("removed %s, left by a backup that was killed", partial.name)
 
 
 def _keep_erasure_ledger_beside_the_archives() -> None:

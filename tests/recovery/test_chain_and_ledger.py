@@ -199,7 +199,9 @@ def test_a_backup_killed_half_way_leaves_no_record_and_the_chain_goes_on(
 
     assert list(BackupRecord.objects.values_list("kind", flat=True)) == ["full"]
     assert not list(backup_dir.glob("*-incremental-*.opbk"))
+    assert len(list(backup_dir.glob("*.partial"))) == 1  # what it had written so far
     incremental = take_backup(incremental=True, lock_wait=5)  # the killed one's lock is gone
+    assert not list(backup_dir.glob("*.partial"))  # and its partial file with it
     assert incremental.record.previous == full.record
     with on_database(scratch_db):
         restore([full.path, incremental.path], rebuild_projections=False)
