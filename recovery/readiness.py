@@ -34,9 +34,8 @@ def check_backups(*, budget: float) -> CheckResult:
         "rpo_seconds": None if point.rpo_seconds is None else round(point.rpo_seconds, 1),
         "rpo_target_seconds": target,
         "uncovered_events": point.uncovered_events,
-        "oldest_uncovered_event_at": point.oldest_uncovered_at.isoformat()
-        if point.oldest_uncovered_at
-        else None,
+        "oldest_uncovered_event_at": _iso(point.oldest_uncovered_at),
+        "newest_uncovered_event_at": _iso(point.newest_uncovered_at),
         "newest_backup_age_seconds": round(age, 1),
         "kind": point.newest.kind,
     }
