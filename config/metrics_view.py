@@ -1,4 +1,5 @@
-"""``/metrics``: the metrics of ``config.metrics`` plus projection lag and state, in Prometheus text format.
+"""``/metrics``: the metrics of ``config.metrics`` plus projection lag and state and the backups' measured
+RPO (``recovery.metrics``), in Prometheus text format.
 
 Several processes (gunicorn workers): set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory, the same
 for every process of the host, before they start. prometheus-client then keeps each process's counters
@@ -74,9 +75,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
     refusal = _refusal(request)
     if refusal is not None:
         return refusal
+    from recovery.metrics import BackupCollector
+
     scraped = CollectorRegistry()
     scraped.register(ProjectionCollector())
     scraped.register(HorizonCollector())
+    scraped.register(BackupCollector())
     body = generate_latest(_process_registry()) + generate_latest(scraped)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

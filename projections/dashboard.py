@@ -1,4 +1,4 @@
-"""The figures on the admin index: today's orders and revenue, projection lag, last backup age.
+"""The figures on the admin index: today's orders and revenue, projection lag, the backups' measured RPO.
 
 The lag tile also names the transaction that holds committed events back, once it has done so for
 ``PROJECTION_HORIZON_HELD_THRESHOLD`` seconds, and why the projections refuse to run, if they do.
@@ -25,7 +25,7 @@ from projections import guard
 from projections.horizon import HorizonHolder, horizon_holder
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
-from recovery.status import backup_age_seconds
+from recovery.status import recovery_point
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +41,31 @@ class Dashboard:
     horizon_holder: HorizonHolder | None = None  # the transaction holding committed events back
     refusals: tuple[str, ...] = ()  # why the projections refuse to run (projections.guard)
     show_backups: bool = False
-    backup: BackupAge | None = None  # None: no backup yet
+    backup: BackupRecoveryPoint | None = None  # None: no backup yet
     rpo_target: str | None = None
 
 
 @dataclass(frozen=True)
-class BackupAge:
-    seconds: float
-    late: bool  # older than the RPO target
+class BackupRecoveryPoint:
+    """The measured RPO (age of the oldest committed event in no archive), not the last backup's age."""
+
+    rpo_seconds: float | None  # None: not measurable, ``problem`` says why
+    uncovered_events: int
+    newest_age_seconds: float
+    late: bool  # over the RPO target, or not measurable
+    problem: str | None = None
 
     @property
     def text(self) -> str:
-        return f"{duration_text(self.seconds)} ago"
+        if self.rpo_seconds is None:
+            return "unknown"
+        if not self.uncovered_events:
+            return "0 s, every event backed up"
+        return f"{duration_text(self.rpo_seconds)}, {self.uncovered_events:,} events in no backup"
+
+    @property
+    def newest_text(self) -> str:
+        return f"{duration_text(self.newest_age_seconds)} ago"
 
 
 def dashboard_for(user: Any) -> Dashboard | None:
@@ -73,21 +86,28 @@ def dashboard_for(user: Any) -> Dashboard | None:
         horizon_holder=horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD),
         refusals=tuple(refusal.message for refusal in guard.refusals()),
         show_backups=show_backups,
-        backup=backup_age() if show_backups else None,
+        backup=backup_recovery_point() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
     )
 
 
-def backup_age() -> BackupAge | None:
-    """How long ago the last backup was taken."""
+def backup_recovery_point() -> BackupRecoveryPoint | None:
+    """What the backups would lose now, against the RPO target; None without a backup."""
     try:
-        seconds = backup_age_seconds()
+        point = recovery_point()
     except DatabaseError:
-        logger.warning("could not read the last backup's age", exc_info=True)
+        logger.warning("could not measure the backups' recovery point", exc_info=True)
         return None
-    if seconds is None:
+    if point.newest is None:
         return None
-    return BackupAge(seconds=seconds, late=seconds > settings.BACKUP_RPO_TARGET)
+    rpo = point.rpo_seconds
+    return BackupRecoveryPoint(
+        rpo_seconds=rpo,
+        uncovered_events=point.uncovered_events,
+        newest_age_seconds=point.newest_age_seconds or 0.0,
+        late=rpo is None or rpo > settings.BACKUP_RPO_TARGET,
+        problem=point.problem,
+    )
 
 
 def duration_text(seconds: float) -> str:
