@@ -30,7 +30,25 @@ def start_postgres() -> str:
     import pgserver
 
     server = pgserver.get_server(PG_DIR, cleanup_mode=None)
-    return server.get_uri()
+    uri = server.get_uri()
+    bound_idle_transactions(uri)
+    return uri
+
+
+def bound_idle_transactions(uri: str) -> None:
+    """Have the server end sessions of the application's role that sit idle inside a transaction for
+    ``DB_IDLE_IN_TRANSACTION_TIMEOUT`` seconds (60; 0 = never), psql sessions included: one that wrote
+    holds the projections' horizon, and so the whole read side, until it ends. New sessions only."""
+    import psycopg
+    from psycopg import sql
+
+    seconds = float(os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT", "60"))
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE CURRENT_USER SET idle_in_transaction_session_timeout = {}").format(
+                sql.Literal(f"{int(seconds * 1000)}ms")
+            )
+        )
 
 
 def start_redis() -> str:

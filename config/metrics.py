@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import Counter, Histogram
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
 
 HTTP_REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds",
@@ -17,3 +22,8 @@ THROTTLE_DECISIONS = Counter(
     "Throttle decisions by scope and result (allowed, limited, fail_open, fail_closed)",
     ["scope", "decision"],
 )
+
+
+# Collectors that read the database at scrape time, added by the apps that own what they measure
+# (their AppConfig.ready): /metrics serves them beside the process metrics above.
+SCRAPED: list[Collector] = []

@@ -21,7 +21,7 @@ CheckResult = dict[str, Any]
 
 def check_database(*, budget: float) -> CheckResult:
     with transaction.atomic():
-        _statement_timeout(budget)
+        statement_timeout(budget)
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
@@ -65,32 +65,7 @@ def check_worker(*, budget: float) -> CheckResult:
     return {"status": "ok", "workers": serving}
 
 
-def check_projections(*, budget: float) -> CheckResult:
-    """Every projection is not failed and at most ``READINESS_MAX_PROJECTION_LAG`` seconds behind."""
-    from projections.models import ProjectionCheckpoint
-    from projections.status import projection_status
-
-    max_lag = settings.READINESS_MAX_PROJECTION_LAG
-    with transaction.atomic():
-        _statement_timeout(budget)
-        statuses = projection_status()
-    problems = [f"{s.name} is failed" for s in statuses if s.state == ProjectionCheckpoint.State.FAILED]
-    problems += [f"{s.name} lags {s.lag_seconds:.0f}s" for s in statuses if s.lag_seconds > max_lag]
-    result: CheckResult = {
-        "status": "fail" if problems else "ok",
-        "max_lag_seconds": max_lag,
-        # last_error is left out on purpose: it may quote event data (names, addresses).
-        "projections": {
-            s.name: {"state": s.state, "lag_events": s.lag_events, "lag_seconds": round(s.lag_seconds, 3)}
-            for s in statuses
-        },
-    }
-    if problems:
-        result["problems"] = problems
-    return result
-
-
-def _statement_timeout(budget: float) -> None:
+def statement_timeout(budget: float) -> None:
     """Bound the queries of the current transaction, so a stuck database frees the check's thread."""
     with connection.cursor() as cursor:
         cursor.execute(

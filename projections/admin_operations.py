@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
@@ -17,7 +18,8 @@ from django.utils.safestring import SafeString
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import ApplicationError
 from orders.admin.display import money
-from projections import runner
+from projections import guard, runner
+from projections.horizon import horizon_holder
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
 from projections.projectors import PROJECTORS
 from projections.status import ProjectionStatus, projection_status
@@ -171,7 +173,18 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
             ProjectionCheckpoint.objects.bulk_create(
                 [ProjectionCheckpoint(name=name) for name in PROJECTORS], ignore_conflicts=True
             )
+            if request.method == "GET":
+                self._warn_about_the_horizon(request)
         return super().changelist_view(request, extra_context)
+
+    def _warn_about_the_horizon(self, request: HttpRequest) -> None:
+        """Say why the read side stands still, when it does: the runner refuses, or a transaction
+        somewhere on the server has held committed events back for longer than the threshold."""
+        for refusal in guard.refusals():
+            messages.error(request, f"Projections refuse to run: {refusal.message}")
+        holder = horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD)
+        if holder is not None:
+            messages.warning(request, f"Committed events are held back by {holder.describe()}.")
 
     def label_page(self, checkpoints: list[ProjectionCheckpoint]) -> None:
         statuses = {

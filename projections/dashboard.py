@@ -1,4 +1,7 @@
-"""The figures on the admin index: today's orders and revenue, projection lag, last backup age.
+"""The figures on the admin index: today's orders and revenue, projection lag, the backups' measured RPO.
+
+The lag tile also names the transaction that holds committed events back, once it has done so for
+``PROJECTION_HORIZON_HELD_THRESHOLD`` seconds, and why the projections refuse to run, if they do.
 
 Each figure is shown to the roles that may see what it summarises (SPEC §5): revenue to those who see
 sales reports, backups to managers; order counts and projection lag (which explains a list that is a
@@ -8,21 +11,26 @@ moment behind) to all staff.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.roles import STAFF_ROLES, roles_of
 from orders.admin.display import money
+from projections import guard
+from projections.horizon import HorizonHolder, horizon_holder
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
-from recovery.status import backup_age_seconds
 
 logger = logging.getLogger(__name__)
+
+# The backups' figure comes from recovery, above the read side: it hands its function in at start-up
+# (RecoveryConfig.ready), so the read side never imports it.
+BACKUP_FIGURE: list[Callable[[], BackupRecoveryPoint | None]] = []
 
 
 @dataclass(frozen=True)
@@ -33,19 +41,34 @@ class Dashboard:
     refunds_today: str | None = None
     projections: tuple[ProjectionStatus, ...] = ()
     worst_lag_seconds: float | None = None
+    horizon_holder: HorizonHolder | None = None  # the transaction holding committed events back
+    refusals: tuple[str, ...] = ()  # why the projections refuse to run (projections.guard)
     show_backups: bool = False
-    backup: BackupAge | None = None  # None: no backup yet
+    backup: BackupRecoveryPoint | None = None  # None: no backup yet
     rpo_target: str | None = None
 
 
 @dataclass(frozen=True)
-class BackupAge:
-    seconds: float
-    late: bool  # older than the RPO target
+class BackupRecoveryPoint:
+    """The measured RPO (age of the oldest committed event in no archive), not the last backup's age."""
+
+    rpo_seconds: float | None  # None: not measurable, ``problem`` says why
+    uncovered_events: int
+    newest_age_seconds: float
+    late: bool  # over the RPO target, or not measurable
+    problem: str | None = None
 
     @property
     def text(self) -> str:
-        return f"{duration_text(self.seconds)} ago"
+        if self.rpo_seconds is None:
+            return "unknown"
+        if not self.uncovered_events:
+            return "0 s, every event backed up"
+        return f"{duration_text(self.rpo_seconds)}, {self.uncovered_events:,} events in no backup"
+
+    @property
+    def newest_text(self) -> str:
+        return f"{duration_text(self.newest_age_seconds)} ago"
 
 
 def dashboard_for(user: Any) -> Dashboard | None:
@@ -63,22 +86,16 @@ def dashboard_for(user: Any) -> Dashboard | None:
         refunds_today=money(sales.refunds) if may_see_sales else None,
         projections=statuses,
         worst_lag_seconds=max((s.lag_seconds for s in statuses), default=0.0),
+        horizon_holder=horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD),
+        refusals=tuple(refusal.message for refusal in guard.refusals()),
         show_backups=show_backups,
-        backup=backup_age() if show_backups else None,
+        backup=_backup_figure() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
     )
 
 
-def backup_age() -> BackupAge | None:
-    """How long ago the last backup was taken."""
-    try:
-        seconds = backup_age_seconds()
-    except DatabaseError:
-        logger.warning("could not read the last backup's age", exc_info=True)
-        return None
-    if seconds is None:
-        return None
-    return BackupAge(seconds=seconds, late=seconds > settings.BACKUP_RPO_TARGET)
+def _backup_figure() -> BackupRecoveryPoint | None:
+    return BACKUP_FIGURE[0]() if BACKUP_FIGURE else None
 
 
 def duration_text(seconds: float) -> str:

@@ -46,6 +46,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from config.errors import ApplicationError, InvalidTransition
+from projections import guard
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS, Projector
 from projections.runner import _decoded, checkpoint_for, read_safe_rows
@@ -93,6 +94,7 @@ def rebuild(
     started = time.monotonic()
     checkpoint_for(name)
     with _rebuild_lock(name):
+        _refuse_after_a_move()
         _begin(name)
         try:
             events = _build_and_swap(projector_class, schema, tables, batch_size, on_progress)
@@ -108,6 +110,7 @@ def request_rebuild(name: str) -> None:
     """Record that a rebuild of ``name`` is wanted, before queueing it, so that a second request is
     refused (``RebuildInProgress``) while this one waits for a worker or runs. One conditional UPDATE:
     concurrent requests queue on the checkpoint's row lock and see each other's outcome."""
+    _refuse_after_a_move()
     checkpoint_for(name)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -250,6 +253,18 @@ def _abandon(name: str, schema: str) -> None:
     except DatabaseError:
         # The connection is gone or unusable: the lock goes with it, and the next rebuild drops the copy.
         logger.warning("could not clean up after the failed rebuild of %s", name, exc_info=True)
+
+
+def _refuse_after_a_move() -> None:
+    """After a logical move the log's transaction ids are ahead of the server's: a rebuild would read
+    only what lies below the horizon and swap in nearly empty tables. ``rebase_projections`` first (it
+    advances the server's ids, then rebuilds)."""
+    if guard.log_ahead_of_server():
+        raise InvalidTransition(
+            "the event log's transaction ids are ahead of this PostgreSQL server's (the data was moved "
+            f"here by a logical copy): run `{guard.REBASE_COMMAND}`, which re-bases them and rebuilds "
+            "every projection"
+        )
 
 
 def _stopped(name: str) -> InvalidTransition:

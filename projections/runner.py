@@ -29,6 +29,7 @@ from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
 from orders.store import EventRow, RecordedEvent, to_recorded
+from projections import guard
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS, Projector
 
@@ -62,6 +63,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another runner holds the projection
     FAILED = "failed"  # stopped at a poison event
     STOPPED = "stopped"  # stopped by an operator
+    REFUSED = "refused"  # transaction ids cannot be trusted (projections.guard): nothing was read
 
 
 class CheckpointMoved(RuntimeError):
@@ -145,9 +147,18 @@ def has_pending(name: str) -> bool:
 
 
 def catch_up(
-    projector_class: type[Projector], *, batch_size: int = DEFAULT_BATCH_SIZE, max_seconds: float = 30.0
+    projector_class: type[Projector],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_seconds: float = 30.0,
+    guarded: bool = False,
 ) -> tuple[Outcome, int]:
-    """Run batches until the projection is idle, busy elsewhere or stopped, or time runs out."""
+    """Run batches until the projection is idle, busy elsewhere or stopped, or time runs out.
+
+    Refuses (``projections.guard``) when the transaction ids cannot be trusted, checked once per run
+    rather than per batch; ``guarded=True`` says the caller has just checked."""
+    if not guarded and guard.refused():
+        return Outcome.REFUSED, 0
     deadline = time.monotonic() + max_seconds
     total = 0
     while True:
@@ -157,8 +168,15 @@ def catch_up(
             return outcome, total
 
 
-def catch_up_all(**kwargs: float) -> dict[str, tuple[Outcome, int]]:
-    return {name: catch_up(projector, **kwargs) for name, projector in PROJECTORS.items()}  # type: ignore[arg-type]
+def catch_up_all(
+    *, batch_size: int = DEFAULT_BATCH_SIZE, max_seconds: float = 30.0
+) -> dict[str, tuple[Outcome, int]]:
+    if guard.refused():
+        return dict.fromkeys(PROJECTORS, (Outcome.REFUSED, 0))
+    return {
+        name: catch_up(projector, batch_size=batch_size, max_seconds=max_seconds, guarded=True)  # type: ignore[arg-type]
+        for name, projector in PROJECTORS.items()
+    }
 
 
 def retry(name: str) -> None:

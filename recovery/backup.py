@@ -1,16 +1,17 @@
 """Take a backup: one read-only REPEATABLE READ snapshot, streamed table by table into an archive.
 
-Every table is read in the same snapshot, so users, products, data keys and events agree with each
-other. Rows stream from the server (``COPY ... TO STDOUT``) through compression and encryption to the
-file, never held in memory as a whole.
+Every table is read in the same snapshot, so users, products (stock on hand), data keys and events agree
+with each other: the stock an archive holds is exactly what its events reserved and released. Rows stream
+from the server (``COPY ... TO STDOUT``) through compression and encryption to the file, never held in
+memory as a whole.
 
-Which events, and why the horizon: positions come from a sequence, so a transaction can commit an event
-with a *lower* position after a later-numbered one is visible. An incremental that continued from "the
-last position" could then miss that late event forever. So a backup, like the projection runner, takes
-only events of transactions older than ``pg_snapshot_xmin`` of its snapshot — all of them have ended —
-in (transaction id, position) order, and an incremental takes what lies beyond the previous archive's
-last (transaction id, position) and below its own horizon. A transaction that is still running when
-the snapshot is taken is left for the next backup, never skipped.
+Which events: a full backup holds every event its snapshot sees. Positions come from a sequence, so a
+transaction can commit an event with a *lower* position after a later-numbered one is visible, and a
+long transaction can stay open across several backups; neither position nor a horizon can say what the
+previous archive held. Its snapshot can: an incremental holds exactly the events whose transactions
+the previous archive's snapshot did not see (``recovery.snapshots``). A chain therefore restores every
+event committed before its newest snapshot, once, whatever was open on the server meanwhile. The
+manifest records the snapshot (``pg_current_snapshot()``) and the chain's link to the previous one.
 
 Incrementals carry only new events, but the reference data (small) in full: a restore takes users,
 products and keys from the newest archive of its chain.
@@ -37,9 +38,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from recovery import keys
+from recovery import erasure, keys
 from recovery.archive import MANIFEST, ArchiveWriter, SectionWriter
 from recovery.models import BackupRecord
+from recovery.snapshots import Snapshot, SnapshotError, chain_ahead_of_cluster, not_seen_by
 from recovery.status import last_backup
 from recovery.tables import (
     EVENT_COLUMNS,
@@ -67,6 +69,11 @@ class BackupBusy(BackupError):
     """Another recorded backup holds the lock."""
 
 
+class NewChainNeeded(BackupError):
+    """The newest archive cannot be the base of an incremental (its snapshot lies ahead of this cluster's
+    transaction ids, or it records none): only a full backup, which starts a new chain, may run."""
+
+
 @dataclass(frozen=True)
 class BackupResult:
     path: Path
@@ -90,10 +97,11 @@ def take_backup(
     Unrecorded backups (the DR drill's) never become the base of an incremental.
     """
     key = keys.backup_key()  # a missing or malformed key stops here, before anything is written
+    _keep_erasure_ledger_beside_the_archives()
     with _one_backup_at_a_time(lock_wait if record else None):
-        previous = last_backup() if incremental else None
-        if incremental and previous is None:
-            raise BackupError("no previous backup to chain an incremental from: take a full backup first")
+        if record:
+            _remove_partials_of_killed_backups()
+        previous = _chain_base() if incremental else None
         started = time.monotonic()
         archive_id = uuid4()
         kind = BackupRecord.Kind.INCREMENTAL if incremental else BackupRecord.Kind.FULL
@@ -118,6 +126,22 @@ def take_backup(
         return BackupResult(
             path=path, manifest=manifest, size_bytes=size, sha256=sha256, seconds=seconds, record=saved
         )
+
+
+def _remove_partials_of_killed_backups() -> None:
+    """A backup killed mid-way leaves its ``.partial`` file. Recorded backups run one at a time under the
+    lock held here, and the DR drill's unrecorded one writes to a directory of its own: any partial in
+    BACKUP_DIR is a dead backup's."""
+    for partial in Path(settings.BACKUP_DIR).glob(f"*{SUFFIX}.partial"):
+        partial.unlink(missing_ok=True)
+        logger.warning("removed %s, left by a backup that was killed", partial.name)
+
+
+def _keep_erasure_ledger_beside_the_archives() -> None:
+    """An empty ledger means "no erasures"; a missing one means "not copied": a restore refuses then."""
+    path = erasure.ledger_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
 
 def _output_path(output: Path | None, *, kind: str, archive_id: str) -> Path:
@@ -156,12 +180,12 @@ def _write(
     progress: Callable[[str], None] | None,
 ) -> tuple[dict[str, Any], int, str]:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file, _snapshot() as snapshot:
+    with os.fdopen(descriptor, "wb") as file, _snapshot() as (snapshot, created_at):
         sink = _HashingFile(file)
         header = {
             "archive_id": archive_id,
             "kind": kind,
-            "created_at": snapshot["created_at"].isoformat(),
+            "created_at": created_at.isoformat(),
             "app_version": app_version(),
             "migrations": _applied_migrations(),
             "previous": _link(previous),
@@ -177,20 +201,25 @@ def _write(
             tables[link.name] = _copy_out(
                 writer, link.name, columns, permission_link_select(link), meta={"natural_key": True}
             )
-        after = (previous.last_transaction_id, previous.last_position) if previous else (0, 0)
-        events = _event_range(after, snapshot["horizon"])
+        # Full: every event the snapshot sees. Incremental: those the previous snapshot did not see.
+        events = _event_range(not_seen_by(Snapshot.parse(previous.snapshot)) if previous else sql.SQL("TRUE"))
         tables[EVENT_LOG] = _copy_out(writer, EVENT_LOG, EVENT_COLUMNS, events["select"])
         if progress:
             progress(f"{EVENT_LOG}: {tables[EVENT_LOG]['rows']:,} events")
         manifest = {
             **header,
-            "snapshot_xmin": snapshot["horizon"],
+            "snapshot": snapshot.text,
+            "snapshot_xmin": snapshot.xmin,
+            "snapshot_xmax": snapshot.xmax,
             "events": {
                 "count": tables[EVENT_LOG]["rows"],
                 "first": events["first"],
-                "last": events["last"] or list(after),
+                "last": events["last"] or (list(previous.last_cursor) if previous else [0, 0]),
                 "newest_recorded_at": events["newest"],
             },
+            # Erasures asked for by then (the ledger is written before an erasure commits): a restore
+            # refuses a ledger that lacks any of them, it would be an older or another shop's copy.
+            "erasures": sorted(erasure.erased_in_ledger()),
             "sequences": _sequences(),
             "tables": tables,
             "sha256": writer.plaintext_sha256.hexdigest(),
@@ -202,8 +231,26 @@ def _write(
     return manifest, sink.size, sink.sha256.hexdigest()
 
 
+def _chain_base() -> BackupRecord:
+    """The archive an incremental continues from, refused when its snapshot cannot be one."""
+    previous = last_backup()
+    if previous is None:
+        raise BackupError("no previous backup to chain an incremental from: take a full backup first")
+    try:
+        snapshot = Snapshot.parse(previous.snapshot)
+    except SnapshotError:
+        raise NewChainNeeded(
+            "the previous backup records no snapshot (an older version took it): "
+            "a full backup starts a new chain"
+        ) from None
+    problem = chain_ahead_of_cluster(snapshot)
+    if problem:
+        raise NewChainNeeded(f"refusing an incremental backup: {problem}")
+    return previous
+
+
 @contextmanager
-def _snapshot() -> Iterator[dict[str, Any]]:
+def _snapshot() -> Iterator[tuple[Snapshot, datetime]]:
     """One read-only REPEATABLE READ transaction: every query below sees the same snapshot."""
     if connection.in_atomic_block:
         raise BackupError("a backup needs its own transaction; do not call it inside transaction.atomic()")
@@ -214,16 +261,15 @@ def _snapshot() -> Iterator[dict[str, Any]]:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cursor.execute("SET LOCAL TimeZone = 'UTC'")  # COPY writes timestamps in the session's zone
-            cursor.execute("SELECT now(), pg_snapshot_xmin(pg_current_snapshot())::text")
-            created_at, horizon = cursor.fetchone()
-        yield {"created_at": created_at, "horizon": int(horizon)}
+            # The transaction's snapshot is taken by its first query, this one: every later query of the
+            # backup sees exactly what this text describes.
+            cursor.execute("SELECT now(), pg_current_snapshot()::text")
+            created_at, snapshot = cursor.fetchone()
+        yield Snapshot.parse(snapshot), created_at
 
 
-def _event_range(after: tuple[int, int], horizon: int) -> dict[str, Any]:
-    """The events after ``after`` from transactions below ``horizon``, and their first, last, newest."""
-    where = sql.SQL(
-        "(transaction_id, position) > ({}::text::xid8, {}) AND transaction_id < {}::text::xid8"
-    ).format(sql.Literal(str(after[0])), sql.Literal(after[1]), sql.Literal(str(horizon)))
+def _event_range(where: sql.Composable) -> dict[str, Any]:
+    """The events the snapshot sees that match ``where``, and their first, last and newest."""
 
     def one(query: str) -> Any:
         with connection.cursor() as cursor:
@@ -294,6 +340,7 @@ def _link(previous: BackupRecord | None) -> dict[str, Any] | None:
         return None
     return {
         "archive_id": str(previous.archive_id),
+        "snapshot": previous.snapshot,
         "last": [previous.last_transaction_id, previous.last_position],
     }
 
@@ -343,6 +390,7 @@ def _record(
         archive_id=manifest["archive_id"],
         path=str(path),
         kind=manifest["kind"],
+        snapshot=manifest["snapshot"],
         created_at=datetime.fromisoformat(manifest["created_at"]),
         duration_seconds=seconds,
         size_bytes=size,

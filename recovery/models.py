@@ -26,6 +26,9 @@ class BackupRecord(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the archive file.")
     content_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the plaintext.")
+    # The snapshot (pg_current_snapshot()) the archive was read in: it holds every event that snapshot
+    # sees, and the next incremental takes the events this snapshot does not see.
+    snapshot = models.TextField(blank=True)
     # The events held, in commit-safe order (transaction id, position), like the projection runner reads.
     first_transaction_id = models.BigIntegerField(null=True, blank=True)
     first_position = models.BigIntegerField(null=True, blank=True)

@@ -7,7 +7,13 @@ transaction id and time exactly (the event log's trigger refuses UPDATE and DELE
 rebuilt read tables equal the originals. Reference data comes from the newest archive of the chain.
 
 Erasures are re-applied from the erasure ledger beside the backups (recovery.erasure), so restoring a
-backup taken before an erasure does not bring the customer's data back.
+backup taken before an erasure does not bring the customer's data back. Without the ledger, or with one
+that lacks erasures an archive knows of, the restore refuses unless told to go on without it.
+
+``until`` keeps whole transactions: the transaction of the named event is restored entirely, later ones
+not at all, so one command's events are never cut in half. Stock on hand comes from the newest archive's
+snapshot; the reservations and releases of the events left out are undone on it, so stock still equals
+what the restored events say.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from psycopg import sql
 
+from orders.models import Product
 from projections import runner
 from projections.projectors import PROJECTORS
 from projections.rebuild import rebuild
@@ -72,14 +79,18 @@ def restore(
     *,
     until: tuple[int, int] | None = None,
     rebuild_projections: bool = True,
+    without_erasure_ledger: bool = False,
     progress: Progress = lambda line: None,
 ) -> RestoreReport:
     """Restore ``paths`` (a full archive, then its incrementals in order); ``until`` stops the event
-    log at a (transaction id, position) cursor, like a consistency token (the DR drill compares there)."""
+    log after the transaction of a (transaction id, position) cursor, like a consistency token (the DR
+    drill compares there). ``without_erasure_ledger`` goes on without the erasure ledger."""
     report = RestoreReport()
     key = keys.backup_key()
     headers = [_header(path) for path in paths]
     _check_chain_shape(headers)
+    if not without_erasure_ledger:
+        _require_erasure_ledger()
     with _phase(report, "migrate", progress):
         if not _migrated():
             call_command("migrate", interactive=False, verbosity=0)
@@ -104,6 +115,10 @@ def restore(
                     "events": manifest["events"]["count"],
                 }
             )
+        if until is not None:
+            _undo_stock_of_events_left_out()
+        if not without_erasure_ledger:
+            _require_erasures_of(manifests)
         report.erasures_reapplied = erasure.reapply_ledger()
         _check_master_keys()
         _set_sequences(manifests[-1]["sequences"])
@@ -162,9 +177,41 @@ def _check_chain_shape(headers: list[dict[str, Any]]) -> None:
 
 
 def _check_link(previous: dict[str, Any], manifest: dict[str, Any], path: Path) -> None:
+    """The incremental names the previous archive and the snapshot it continues from."""
     link = manifest.get("previous") or {}
-    if link.get("archive_id") != previous["archive_id"] or link.get("last") != previous["events"]["last"]:
+    if link.get("archive_id") != previous["archive_id"] or link.get("snapshot") != previous.get("snapshot"):
         raise RestoreError(f"{path} does not continue the archive before it")
+
+
+def _require_erasure_ledger() -> None:
+    path = erasure.ledger_path()
+    if not path.is_file():
+        raise RestoreError(
+            f"no erasure ledger at {path}: an archive older than an erasure would bring the erased "
+            "customer's personal data back. Copy erasures.log from where the archives are kept into "
+            "BACKUP_DIR and run the restore again; only if no customer was erased after the archive "
+            "was taken (or the ledger is lost for good), pass --without-erasure-ledger"
+        )
+
+
+def _require_erasures_of(manifests: list[dict[str, Any]]) -> None:
+    """A ledger lacking erasures the archives knew of is an older copy, or another shop's."""
+    known = _erased_in_ledger()
+    missing = sorted({int(i) for m in manifests for i in m.get("erasures", [])} - known)
+    if missing:
+        named = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise RestoreError(
+            f"the erasure ledger at {erasure.ledger_path()} lacks {len(missing)} erasure(s) the archives "
+            f"recorded (customer ids {named}): it is an older copy or another shop's. Fetch the current "
+            "one, or pass --without-erasure-ledger; nothing was restored"
+        )
+
+
+def _erased_in_ledger() -> set[int]:
+    try:
+        return erasure.erased_in_ledger()
+    except (OSError, ValueError, KeyError) as exc:
+        raise RestoreError(f"cannot read the erasure ledger {erasure.ledger_path()}: {exc}") from None
 
 
 def _migrated() -> bool:
@@ -228,7 +275,8 @@ def _load_archive(
                 if section.name == EVENT_LOG:
                     loaded, last = _copy_events(section, until)
                     report.events += loaded
-                    report.last = last or report.last
+                    if last and (report.last is None or last > report.last):
+                        report.last = last
                     progress(f"{path.name}: {loaded:,} events")
                 elif not newest:
                     section.skip()  # verified, not loaded: the newest archive's reference data wins
@@ -262,20 +310,67 @@ def _copy_in(table: str, section: Section, blocks: Iterable[bytes] | None = None
 
 
 def _copy_events(section: Section, until: tuple[int, int] | None) -> tuple[int, list[int] | None]:
+    """Load the events; with ``until``, those of transactions up to the cursor's, whole. Events left out
+    go to a temporary table, whose stock effects are undone afterwards."""
     if section.columns != EVENT_COLUMNS:
         raise RestoreError("the archive's event log has other columns than this version expects")
-    last: list[int] | None = None
+    last: tuple[int, int] | None = None
+    left_out: list[bytes] = []
 
     def bounded() -> Iterator[bytes]:
         nonlocal last
         for block in section.blocks():
             rows = block.split(b"\n")[:-1]
-            kept = rows if until is None else [row for row in rows if _cursor(row) <= until]
+            # The transaction id alone decides: the whole transaction of the named event, or nothing.
+            kept = rows if until is None else [row for row in rows if _cursor(row)[0] <= until[0]]
+            if until is not None and len(kept) < len(rows):
+                left_out.extend(row for row in rows if _cursor(row)[0] > until[0])
             if kept:
-                last = list(_cursor(kept[-1]))
+                last = max(last or (0, 0), max(_cursor(row) for row in kept))
                 yield b"\n".join(kept) + b"\n"
 
-    return _copy_in(EVENT_LOG, section, bounded()), last
+    loaded = _copy_in(EVENT_LOG, section, bounded())
+    if left_out:
+        _keep_left_out(left_out)
+    return loaded, list(last) if last else None
+
+
+_LEFT_OUT = "restore_left_out"
+
+
+def _keep_left_out(rows: list[bytes]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE event_log INCLUDING DEFAULTS) ON COMMIT DROP"
+            ).format(sql.Identifier(_LEFT_OUT))
+        )
+        with cursor.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(_LEFT_OUT), column_list(EVENT_COLUMNS))
+        ) as copy:
+            copy.write(b"\n".join(rows) + b"\n")
+
+
+def _undo_stock_of_events_left_out() -> None:
+    """Stock on hand is as of the newest snapshot; give back what the events left out reserved, take
+    back what they released (OrderPlaced ``lines``; OrderCancelled/OrderExpired ``released_stock``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"pg_temp.{_LEFT_OUT}"])
+        if not cursor.fetchone()[0]:
+            return
+        cursor.execute(
+            sql.SQL(
+                "UPDATE {} p SET stock_on_hand = p.stock_on_hand + d.units FROM ("
+                " SELECT item.key AS sku,"
+                "  sum(CASE WHEN e.event_type = 'OrderPlaced' THEN item.value::int ELSE -item.value::int END)"
+                "  AS units"
+                " FROM {} e, jsonb_each_text(CASE WHEN e.event_type = 'OrderPlaced'"
+                "  THEN e.payload -> 'lines' ELSE e.payload -> 'released_stock' END) AS item"
+                "  WHERE e.event_type IN ('OrderPlaced', 'OrderCancelled', 'OrderExpired')"
+                "  GROUP BY item.key) d"
+                " WHERE p.sku = d.sku"
+            ).format(sql.Identifier(Product._meta.db_table), sql.Identifier(_LEFT_OUT))
+        )
 
 
 def _cursor(row: bytes) -> tuple[int, int]:

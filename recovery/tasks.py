@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from recovery.backup import BackupBusy, take_backup
+from recovery.backup import BackupBusy, NewChainNeeded, take_backup
 from recovery.keys import backup_key_configured
 from recovery.models import BackupRecord
 from recovery.status import last_backup
@@ -22,14 +22,21 @@ def scheduled_backup(incremental: bool = False) -> str:
     """A full or incremental backup into BACKUP_DIR, then retention. Does nothing without a backup key.
 
     Acknowledged on receipt: a backup interrupted by a dying worker is not re-run by redelivery; the
-    next beat takes a fresh one. An incremental with nothing to chain from becomes a full backup.
+    next beat takes a fresh one. An incremental with nothing to chain from becomes a full backup, and so
+    does one whose chain cannot continue (its snapshot lies ahead of this cluster's transaction ids
+    after the data was moved, or records none): waiting for the next scheduled full backup would leave
+    new events in no archive meanwhile.
     """
     if not backup_key_configured():
         return "skipped: BACKUP_ENCRYPTION_KEY is not set"
     if incremental and last_backup() is None:
         incremental = False
     try:
-        result = take_backup(incremental=incremental)
+        try:
+            result = take_backup(incremental=incremental)
+        except NewChainNeeded as exc:
+            logger.warning("%s; taking a full backup instead", exc)
+            result = take_backup(incremental=False)
     except BackupBusy:
         return "skipped: another backup is running"
     removed = apply_retention()

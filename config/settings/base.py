@@ -80,6 +80,16 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # transaction mode that cannot keep prepared statements (PgBouncer before 1.21), switch them off.
 if env.bool("DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# A transaction left open and idle (a crashed client, a forgotten psql session) that has written holds
+# the projections' horizon for the whole server: no event committed after it starts is projected until
+# it ends (README, "How it works"). PostgreSQL ends such sessions after this many seconds; 0 = never.
+# Sent as a connection option; set it on the role as well (docs/deployment.md), which also covers
+# people's sessions. A pooler that refuses startup options: 0 here, and the role setting only.
+DB_IDLE_IN_TRANSACTION_TIMEOUT: float = env.float("DB_IDLE_IN_TRANSACTION_TIMEOUT", default=60.0)
+if DB_IDLE_IN_TRANSACTION_TIMEOUT > 0:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _timeout = f"-c idle_in_transaction_session_timeout={int(DB_IDLE_IN_TRANSACTION_TIMEOUT * 1000)}"
+    _options["options"] = f"{_options.get('options', '')} {_timeout}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env.str("REDIS_URL")
@@ -150,7 +160,7 @@ READINESS_CHECKS: dict[str, str] = {
     "database": "config.readiness.check_database",
     "redis": "config.readiness.check_redis",
     "worker": "config.readiness.check_worker",
-    "projections": "config.readiness.check_projections",
+    "projections": "projections.readiness.check_projections",
     "backups": "recovery.readiness.check_backups",  # the newest backup against BACKUP_RPO_TARGET
 }
 READINESS_CHECK_TIMEOUT: float = env.float("READINESS_CHECK_TIMEOUT", default=2.0)
@@ -169,6 +179,9 @@ PROJECTION_BATCH_SIZE: int = env.int("PROJECTION_BATCH_SIZE", default=500)
 PROJECTION_NUDGE_ON_COMMIT: bool = env.bool("PROJECTION_NUDGE_ON_COMMIT", default=True)
 PROJECTION_CATCH_UP_INTERVAL: float = env.float("PROJECTION_CATCH_UP_INTERVAL", default=2.0)
 PROJECTION_RECHECK_DELAY: float = env.float("PROJECTION_RECHECK_DELAY", default=0.2)
+# A transaction open this long (seconds) while it holds the read side's horizon is named by /readyz,
+# the admin and /metrics; a prepared transaction this old counts as orphaned and stops the projections.
+PROJECTION_HORIZON_HELD_THRESHOLD: float = env.float("PROJECTION_HORIZON_HELD_THRESHOLD", default=10.0)
 CELERY_BEAT_SCHEDULE["catch-up-projections"] = {
     "task": "projections.tasks.run_projections",
     "schedule": PROJECTION_CATCH_UP_INTERVAL,

@@ -6,6 +6,7 @@ show that at-least-once delivery plus transactional checkpoints lose and double 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,17 +19,20 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
 from orders.models import Product, StoredEvent
-from projections.models import ProjectionCheckpoint
+from projections.models import OrderSummary, ProjectionCheckpoint
 from projections.projectors import PROJECTORS
 from projections.status import projection_status
 from tests.projections.workload import (
     assert_read_model_matches_write_side,
     order_lifecycle,
     staff_and_customers,
+    writing_transaction_elsewhere,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
@@ -160,3 +164,51 @@ def test_beat_alone_brings_the_read_side_up_to_date_when_nudges_are_lost(
 
     wait_for(caught_up, timeout=30, what="beat to catch the projections up")
     assert_read_model_matches_write_side()
+
+
+def delayed_runs(queue: str) -> int:
+    """Catch-up runs scheduled for later (rechecks) that are waiting in the queue or held by a worker
+    until they are due (kombu keeps delivered, unacknowledged messages in its ``unacked`` hash)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    messages = [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+    messages += [
+        message
+        for message, _, routing_key in map(json.loads, client.hvals("unacked"))
+        if routing_key == queue
+    ]
+    return sum(
+        1
+        for message in messages
+        if message["headers"]["task"] == "projections.tasks.run_projections" and message["headers"].get("eta")
+    )
+
+
+def test_a_transaction_held_open_elsewhere_is_named_rechecked_once_and_outlived(
+    worker: Callable[..., WorkerProcess], client: Any, settings: Any, placed_order: Callable[..., Any]
+) -> None:
+    settings.READINESS_REQUIRE_WORKER = False
+    settings.PROJECTION_HORIZON_HELD_THRESHOLD = 1.0
+    queue = celery_app.conf.task_default_queue
+    worker()
+    placed_order()
+    wait_for(caught_up, timeout=30, what="the worker to start projecting")
+
+    # The server ends the session after 6 s idle, as idle_in_transaction_session_timeout does.
+    with writing_transaction_elsewhere(idle_timeout=6, application_name="left open") as pid:
+        order_id = placed_order()
+        most_delayed, named = 0, None
+        deadline = time.monotonic() + 4  # eight beat ticks, each finding the order held back
+        while time.monotonic() < deadline:
+            most_delayed = max(most_delayed, delayed_runs(queue))
+            check = client.get("/readyz").json()["checks"]["projections"]
+            named = check.get("horizon_held_by") or named
+            time.sleep(0.1)
+        assert not OrderSummary.objects.filter(pk=order_id).exists()
+        # One chain: the pending recheck, and the running one, which is acknowledged when it ends.
+        assert most_delayed <= 2, f"{most_delayed} rechecks pending at once"
+        assert named is not None and named["pid"] == pid and named["application_name"] == "left open"
+        assert named["state"] == "idle in transaction" and named["database"] == "postgres"
+
+        # Nobody ends it: the server does, and the read side catches up by itself.
+        wait_for(lambda: OrderSummary.objects.filter(pk=order_id).exists(), timeout=30, what="catching up")
+    assert client.get("/readyz").status_code == 200

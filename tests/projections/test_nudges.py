@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from orders.handlers import dispatch
 from projections import runner, tasks
 from projections.models import ProjectionCheckpoint
 from tests.projections.test_runner import created
-from tests.projections.workload import checkpoint_held_elsewhere
+from tests.projections.workload import checkpoint_held_elsewhere, writing_transaction_elsewhere
 
 
 @pytest.fixture
@@ -36,6 +38,15 @@ def queue() -> Iterator[str]:
 
 def queued(queue: str) -> int:
     return int(redis.Redis.from_url(settings.REDIS_URL).llen(queue))
+
+
+def take_recheck(queue: str) -> str:
+    """Take the oldest message off the queue, as a worker would, and return its recheck token."""
+    raw = redis.Redis.from_url(settings.REDIS_URL).rpop(queue)
+    assert raw is not None, "no message queued"
+    message = json.loads(raw)
+    _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    return kwargs["recheck"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -140,3 +151,29 @@ def test_without_the_gate_in_redis_runs_still_project_and_nudges_still_go_out(
     assert ProjectionCheckpoint.objects.get(name="order_summary").events_applied == 1
     assert queued(queue) == 2  # no gate: every nudge is sent
     assert "nudge gate in Redis is unavailable" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_a_transaction_elsewhere_holds_the_horizon_one_recheck_is_pending_at_a_time(queue: str) -> None:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    with writing_transaction_elsewhere():
+        store.append(uuid4(), 0, [created("X")])  # committed, but not readable while the other is open
+        for _ in range(5):  # beat ticks and nudges, each finding the event held back
+            assert tasks.run_projections()["order_summary"] == runner.Outcome.IDLE
+        assert queued(queue) == 1  # one recheck, not one per run
+
+        tasks.run_projections(recheck=take_recheck(queue))  # still held back: it schedules the next
+        tasks.run_projections()
+        assert queued(queue) == 1
+
+        # The gate expired while a recheck was late, and a second chain began: they merge again.
+        client.delete(f"projections:recheck-pending:{queue}")
+        tasks.run_projections()
+        late, current = take_recheck(queue), take_recheck(queue)
+        tasks.run_projections(recheck=late)
+        tasks.run_projections(recheck=current)
+        assert queued(queue) == 1
+
+    tasks.run_projections(recheck=take_recheck(queue))  # the transaction has ended: the event is projected
+    assert ProjectionCheckpoint.objects.get(name="order_summary").events_applied == 1
+    assert queued(queue) == 0  # and the chain ends

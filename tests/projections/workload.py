@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections import Counter, defaultdict
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 from django.db import connection, transaction
 
 from accounts.roles import Role
@@ -160,3 +162,35 @@ def checkpoint_held_elsewhere(name: str) -> Iterator[None]:
     finally:
         release.set()
         holder.join(10)
+
+
+def other_database_params(database: str = "postgres", *, application_name: str = "test") -> dict[str, Any]:
+    """psycopg connection parameters for another database of the test database's server."""
+    params = {**connection.get_connection_params(), "dbname": database, "application_name": application_name}
+    params.pop("cursor_factory", None)
+    params.pop("prepare_threshold", None)
+    return params
+
+
+@contextmanager
+def writing_transaction_elsewhere(
+    *, database: str = "postgres", application_name: str = "held-open-by-test", idle_timeout: float = 0
+) -> Iterator[int]:
+    """While the block runs, a session in another database of the same server holds a transaction that
+    has written (it has a transaction id), idle: it holds the read side's horizon for the whole server.
+    Yields the session's pid. ``idle_timeout`` > 0 lets the server end the session after that long."""
+    params = other_database_params(database, application_name=application_name)
+    holder = psycopg.connect(**params, autocommit=True)  # BEGIN below is the only transaction
+    try:
+        with holder.cursor() as cursor:
+            timeout_ms = int(idle_timeout * 1000)
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_current_xact_id()")  # takes a transaction id, as a write would
+        yield pid
+    finally:
+        with contextlib.suppress(psycopg.Error):  # the server may have ended it already (idle_timeout)
+            holder.execute("ROLLBACK")
+        holder.close()

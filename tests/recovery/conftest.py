@@ -11,10 +11,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -93,3 +95,51 @@ def table_rows(table: str, order_by: str) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)} ORDER BY {order_by}")  # noqa: S608
         return cursor.fetchall()
+
+
+@contextmanager
+def writing_transaction_open(database: str = "postgres") -> Iterator[int]:
+    """A transaction that holds a transaction id, left open in ``database`` of the same server.
+
+    The transaction horizon is server-wide: a writer in another database holds every snapshot's xmin
+    back as much as one in this database. Rolled back and closed whatever the block does.
+    """
+    params = connection.get_connection_params()
+    params["dbname"] = database
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    holder = psycopg.connect(**params, autocommit=False, connect_timeout=10)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()::text")  # assigns the transaction its id
+            (transaction_id,) = cursor.fetchone()
+        yield int(transaction_id)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+@dataclass(frozen=True)
+class ArchivedEvent:
+    transaction_id: int
+    position: int
+    stream_id: UUID
+
+
+def archived_events(path: Path) -> list[ArchivedEvent]:
+    """The events an archive holds (decrypted and verified), as (transaction id, position, stream)."""
+    from recovery.archive import ArchiveReader
+    from recovery.keys import backup_key, backup_key_id
+
+    events = []
+    with open(path, "rb") as file:
+        reader = ArchiveReader(file, key=backup_key(), key_id=backup_key_id(backup_key()))
+        for section in reader.sections():
+            for block in section.blocks():
+                if section.name == "event_log":
+                    for row in block.splitlines():
+                        transaction_id, position, stream_id = row.split(b"\t")[:3]
+                        events.append(
+                            ArchivedEvent(int(transaction_id), int(position), UUID(stream_id.decode()))
+                        )
+    return events

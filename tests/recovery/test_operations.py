@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -84,12 +85,19 @@ def test_readiness_reports_the_backup_age_against_the_rpo_target(
     call_command("backup", stdout=_Null(), stderr=_Null())
     result = check_backups(budget=1.0)
     assert result["status"] == "ok" and result["kind"] == "full"
-    assert 0 <= result["last_backup_age_seconds"] < 60 and result["rpo_target_seconds"] == 30 * 60
+    assert 0 <= result["newest_backup_age_seconds"] < 60 and result["rpo_target_seconds"] == 30 * 60
+    assert result["rpo_seconds"] == 0 and result["uncovered_events"] == 0
     assert 0 <= status.backup_age_seconds() < 60
 
+    # Events committed after it, 45 minutes ago as far as their age goes: over the target.
     BackupRecord.objects.update(created_at=timezone.now() - timedelta(minutes=45))
-    result = check_backups(budget=1.0)
-    assert result["status"] == "fail" and "over the RPO target" in result["problems"][0]
+    settings.BACKUP_RPO_TARGET = 0.5
+    populated(1)
+    deadline = time.monotonic() + 10
+    while (result := check_backups(budget=1.0))["status"] == "ok":
+        assert time.monotonic() < deadline, result
+        time.sleep(0.1)
+    assert "over the RPO target" in result["problems"][0] and result["uncovered_events"] > 0
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["backups"]["status"] == "fail"
@@ -109,7 +117,7 @@ def test_the_admin_lists_backups_read_only_for_managers(
     listing = client.get("/admin/recovery/backuprecord/")
     assert listing.status_code == 200
     body = listing.content.decode()
-    assert "full" in body and "30 min" in body  # age against the RPO target
+    assert "full" in body and "target 30 min" in body and "every committed event is in a backup" in body
     assert client.get(f"/admin/recovery/backuprecord/{record.pk}/change/").status_code == 200
     assert client.get("/admin/recovery/backuprecord/add/").status_code == 403
     assert client.post(f"/admin/recovery/backuprecord/{record.pk}/delete/").status_code == 403
@@ -130,3 +138,46 @@ class _Null:
 
     def flush(self) -> None:
         pass
+
+
+def test_only_the_newest_backup_is_judged_and_by_what_no_backup_holds(
+    make_user: Callable[..., Any], populated: Callable[[int], None], settings: Any
+) -> None:
+    populated(1)
+    call_command("backup", stdout=_Null(), stderr=_Null())
+    BackupRecord.objects.update(created_at=timezone.now() - timedelta(hours=3))
+    call_command("backup", "--incremental", stdout=_Null(), stderr=_Null())
+    client = Client()
+    client.force_login(make_user(Role.MANAGER))
+    settings.BACKUP_RPO_TARGET = 0.5
+
+    body = client.get("/admin/recovery/backuprecord/").content.decode()
+    assert "errornote" not in body  # the 3-hour-old full is superseded, not late
+    dashboard = client.get("/admin/").content.decode().split('id="dashboard-backup"', 1)[1]
+    assert "every event backed up" in dashboard.split("</div>", 1)[0]
+
+    populated(1)
+    deadline = time.monotonic() + 10
+    while "errornote" not in (body := client.get("/admin/recovery/backuprecord/").content.decode()):
+        assert time.monotonic() < deadline, "the RPO never went over the target"
+        time.sleep(0.1)
+    assert body.count("errornote") == 1 and "committed event(s) in no backup" in body
+    tile = client.get("/admin/").content.decode().split('id="dashboard-backup"', 1)[1].split("</div>", 1)[0]
+    assert "events in no backup" in tile and "late" in tile
+
+
+def test_metrics_report_the_measured_rpo(client: Client, populated: Callable[[int], None]) -> None:
+    populated(1)
+    body = client.get("/metrics").content.decode()
+    assert "backup_uncovered_events 0.0" not in body and "backup_newest_age_seconds" not in body  # no backup
+    call_command("backup", stdout=_Null(), stderr=_Null())
+    body = client.get("/metrics").content.decode()
+    assert "backup_rpo_seconds 0.0" in body and "backup_uncovered_events 0.0" in body
+
+    populated(1)
+    deadline = time.monotonic() + 10
+    while "backup_uncovered_events 0.0" in (body := client.get("/metrics").content.decode()):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    uncovered = next(line for line in body.splitlines() if line.startswith("backup_uncovered_events "))
+    assert float(uncovered.split()[1]) > 0

@@ -82,6 +82,7 @@ def test_database_and_redis_urls_carry_their_tls_settings_to_every_client() -> N
         "sslmode": "verify-full",
         "sslrootcert": "/etc/pg-ca.pem",
         "prepare_threshold": 5,  # the write path's prepared statements (config.prepared)
+        "options": "-c idle_in_transaction_session_timeout=60000",  # DB_IDLE_IN_TRANSACTION_TIMEOUT
     }
     assert dumped["cache_connection"] == dumped["throttle_connection"] == "SSLConnection"
     assert dumped["broker_url"] == "rediss://redis.internal:6380/0"

@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--incremental", action="store_true", help="only the events after the previous backup (a chain)"
+            "--incremental",
+            action="store_true",
+            help="only the events the previous backup's snapshot did not see (a chain)",
         )
         parser.add_argument("--output", type=Path, help="file or directory (default: BACKUP_DIR)")
         parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running backup")
@@ -35,6 +37,7 @@ class Command(BaseCommand):
         events = result.manifest["events"]
         self.stdout.write(
             f"{result.manifest['kind']} backup {result.path}\n"
+            f"  snapshot {result.manifest['snapshot']}\n"
             f"  events: {events['count']:,} (first {events['first']}, last {events['last']}, "
             f"newest {events['newest_recorded_at']})\n"
             f"  size: {result.size_bytes:,} bytes, sha256 {result.sha256}\n"

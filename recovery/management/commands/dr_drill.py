@@ -34,7 +34,8 @@ class Command(BaseCommand):
         if "error" in report:
             return
         self.stdout.write(
-            f"RPO {report['rpo_seconds']}s (newest restorable event {report['backup']['newest_event_at']})\n"
+            f"RPO {report['rpo_seconds']}s ({report['rpo']['uncovered_events']:,} committed events in no "
+            f"recorded backup; target {report['rpo']['target_seconds']}s)\n"
             f"RTO {report['rto_seconds']}s (restore {report['restore']['phases']})\n"
             f"backup: {report['backup']['events']:,} events, {report['backup']['size_bytes']:,} bytes"
             f" in {report['backup']['seconds']}s"

@@ -23,7 +23,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--until",
             metavar="XID.POSITION",
-            help="stop the event log at this (transaction id, position), e.g. a consistency token",
+            help="stop the event log after the transaction of this (transaction id, position), e.g. a "
+            "consistency token; that transaction is restored whole",
+        )
+        parser.add_argument(
+            "--without-erasure-ledger",
+            action="store_true",
+            help="restore although BACKUP_DIR holds no erasure ledger (or one lacking erasures the archives "
+            "recorded): customers erased after the archive was taken get their personal data back",
         )
         parser.add_argument("--no-rebuild", action="store_true", help="leave the read tables empty")
         parser.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
@@ -41,6 +48,7 @@ class Command(BaseCommand):
                 paths,
                 until=until,
                 rebuild_projections=not options["no_rebuild"],
+                without_erasure_ledger=bool(options["without_erasure_ledger"]),
                 progress=lambda line: self.stderr.write(line),
             )
         except (RestoreError, ImproperlyConfigured) as exc:

@@ -27,6 +27,7 @@ class Command(BaseCommand):
                 f"{path}: OK\n"
                 f"  {manifest['kind']} backup {manifest['archive_id']} taken {manifest['created_at']} "
                 f"(application {manifest['app_version']})\n"
+                f"  snapshot {manifest.get('snapshot', 'not recorded')}\n"
                 f"  events {events['count']:,}: first {events['first']}, last {events['last']}\n"
                 f"  rows: {tables}\n"
                 f"  content sha256 {manifest['sha256']}"
