@@ -16,6 +16,8 @@ from django.db import connection, transaction
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from config.celery import app
+
 CheckResult = dict[str, Any]
 
 
@@ -49,8 +51,6 @@ def check_worker(*, budget: float) -> CheckResult:
     """
     if not settings.READINESS_REQUIRE_WORKER:
         return {"status": "skipped", "reason": "not required on this node"}
-    from config.celery import app
-
     queue = app.conf.task_default_queue
     timeout = min(settings.READINESS_WORKER_TIMEOUT, budget)
     replies = app.control.broadcast("active_queues", reply=True, timeout=timeout) or []

@@ -1,4 +1,5 @@
-"""The command bus: ``dispatch(command, actor=...)`` and one ``handle_<command>`` per command type.
+"""The command bus: ``dispatch(command, actor=...)``, and per command type a handler: its permission and
+what the decision needs fetched (``handles``).
 
 ``dispatch`` owns the transaction. In it: load the command's stream (an order's, or a customer's own),
 check the actor's permission on it, let the handler fetch what the decision needs, decide, reserve or
@@ -141,8 +142,8 @@ def dispatch(
     With ``expected_version`` the command applies only to that version of the order; a lost race then
     ends in ``StaleVersion`` on the retry's fresh load, so a form sent twice acts once.
     """
-    run = _Run(command, actor, correlation_id, causation_id, expected_version)
     with _outcome_counted(command) as outcome:
+        run = _Run(command, actor, correlation_id, causation_id, expected_version)
         result = _retrying(run.attempt, attempts=settings.COMMAND_MAX_ATTEMPTS)
         outcome.append("ok")
         return result
@@ -157,17 +158,9 @@ def dispatch_idempotent(
     causation_id: UUID | None = None,
 ) -> Answer:
     """``dispatch`` with ``idempotency`` as the first and last step of each attempt's transaction."""
-    run = _Run(command, actor, correlation_id, causation_id, expected_version=None)
-
-    def attempt() -> Answer:
-        with transaction.atomic():
-            remembered = idempotency.claim()
-            if remembered is not None:
-                return Answer(remembered, replayed=True)
-            return Answer(idempotency.remember(run.decide_and_append()), replayed=False)
-
     with _outcome_counted(command) as outcome:
-        answer = _retrying(attempt, attempts=settings.COMMAND_MAX_ATTEMPTS)
+        run = _Run(command, actor, correlation_id, causation_id, expected_version=None)
+        answer = _retrying(partial(run.attempt_once, idempotency), attempts=settings.COMMAND_MAX_ATTEMPTS)
         outcome.append("replayed" if answer.replayed else "ok")
         return answer
 
@@ -204,6 +197,14 @@ class _Run:
     def attempt(self) -> DispatchResult:
         with transaction.atomic():
             return self.decide_and_append()
+
+    def attempt_once(self, idempotency: Idempotency) -> Answer:
+        """An attempt between the idempotency step's claim and remember, in one transaction."""
+        with transaction.atomic():
+            remembered = idempotency.claim()
+            if remembered is not None:
+                return Answer(remembered, replayed=True)
+            return Answer(idempotency.remember(self.decide_and_append()), replayed=False)
 
     def decide_and_append(self) -> DispatchResult:
         """The command's work inside the caller's transaction; the nudge is sent once it commits."""
@@ -358,7 +359,7 @@ def _next_order_number() -> str:
 
 
 @handles(c.CreateOrder, permission="orders.create_order")
-def handle_create_order(command: c.CreateOrder, order: Order, actor: Actor) -> DecisionContext:
+def create_order_context(command: c.CreateOrder, order: Order, actor: Actor) -> DecisionContext:
     customer = _customer(command.customer_id)
     if customer is None:
         raise ValidationError("unknown customer", details={"customer": ["no active customer with this id"]})
@@ -370,7 +371,7 @@ def handle_create_order(command: c.CreateOrder, order: Order, actor: Actor) -> D
 
 
 @handles(c.AddLine, permission="orders.edit_order")
-def handle_add_line(command: c.AddLine, order: Order, actor: Actor) -> DecisionContext:
+def add_line_context(command: c.AddLine, order: Order, actor: Actor) -> DecisionContext:
     return _context(products=inventory.product_info([command.sku]))
 
 

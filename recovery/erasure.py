@@ -72,7 +72,7 @@ def erase_customer(customer_id: int, *, actor: Any, correlation_id: UUID | None 
 
 
 @handles(EraseCustomerData, permission="orders.erase_customer_data", replay=replay_customer)
-def prepare_erasure(command: EraseCustomerData, customer: Customer, actor: Any) -> DecisionContext:
+def erasure_context(command: EraseCustomerData, customer: Customer, actor: Any) -> DecisionContext:
     if not _is_customer(command.customer_id):
         raise NotFound("customer not found")
     return DecisionContext(now=timezone.now())

@@ -4,7 +4,7 @@ An action is a command with a small form. Who may run it is the permission the b
 that command (``orders.handlers.HANDLERS``), asked of django-rules with the write-side order, so the
 admin shows exactly the buttons the bus would accept; the bus checks again when the form is sent.
 Running one, and refreshing the order's page afterwards, is the read side's admin
-(``projections.admin_commands``).
+(``projections.admin.commands``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from orders import commands as c
 from orders import store
 from orders.handlers import dispatch
 from orders.models import Product
-from projections import admin_commands
+from projections.admin import commands as admin_commands
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector
 from tests.conftest import ADDRESS

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from accounts.roles import Role
 from orders.models import StoredEvent
-from projections import admin_commands
+from projections.admin import commands as admin_commands
 from tests.admin.conftest import PASSWORD
 from tests.conftest import project_everything
 

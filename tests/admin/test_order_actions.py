@@ -12,7 +12,7 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client
 
 from orders.models import StoredEvent
-from projections import admin_commands
+from projections.admin import commands as admin_commands
 from projections.models import OrderSummary, ProjectionCheckpoint
 from tests.admin.conftest import action_url, messages_of, order_url
 from tests.conftest import project_everything, run_in_threads

@@ -2,7 +2,7 @@
 
 The list and the detail read ``OrderSummary`` (never edited here); the detail adds the order's event
 timeline from the log. The actions (``orders.admin.actions``) are per-order pages with a small form
-that dispatch a command as the signed-in user. Sales reports and projections: ``admin_operations``.
+that dispatch a command as the signed-in user. Sales reports and projections: ``operations``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from orders import store
 from orders.admin.actions import ACTIONS, OrderAction, actions_for, current_order
 from orders.admin.display import money
 from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
-from projections import admin_operations
-from projections.admin_commands import STALE_FORM_MESSAGE, run_admin_action
-from projections.admin_order_page import order_sections
+from projections.admin import operations
+from projections.admin.commands import STALE_FORM_MESSAGE, run_admin_action
+from projections.admin.order_page import order_sections
 from projections.models import OrderSummary
 from projections.queries import visible_orders
 
-__all__ = ["OrderSummaryAdmin", "admin_operations"]
+__all__ = ["OrderSummaryAdmin", "operations"]
 
 # What the list shows; the JSON columns (lines, payments ...) stay in the database.
 LIST_COLUMNS = (
