@@ -11,9 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
-from orders.api.commands import IDEMPOTENCY_PARAMETER
+from orders.api.commands import IDEMPOTENCY_PARAMETER, respond
 from orders.api.idempotency import StoredResponse
-from orders.api.responses import respond
 from orders.commands import EraseCustomerData
 from orders.consistency import CONSISTENCY_HEADER, consistency_token
 from orders.handlers import DispatchResult

@@ -28,7 +28,7 @@ from accounts.roles import Role
 from accounts.services import create_user
 from orders import commands as c
 from orders import store
-from orders.api import responses
+from orders.api import commands as command_api
 from orders.events import ERASED, CustomerDataErased, customer_stream_id
 from orders.handlers import dispatch, dispatch_idempotent
 from orders.models import IdempotencyRecord
@@ -316,13 +316,13 @@ def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer
     holding = {"create": threading.Event(), "keyed": threading.Event()}
     may_commit = threading.Event()
 
-    real_dispatch = responses.dispatch_idempotent
+    real_dispatch = command_api.dispatch_idempotent
 
     def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:  # the API's dispatch, held after the record
         held = HeldOpen(holding["keyed"], may_commit, inner=kwargs["idempotency"])
         return real_dispatch(command, **{**kwargs, "idempotency": held})
 
-    monkeypatch.setattr(responses, "dispatch_idempotent", dispatch_and_hold)
+    monkeypatch.setattr(command_api, "dispatch_idempotent", dispatch_and_hold)
     created_order = uuid4()
 
     def create_order() -> Any:
@@ -405,13 +405,13 @@ def test_a_keyed_request_in_flight_leaves_no_address_in_its_idempotency_record(
     address: the record alone must hold the erasure back."""
     manager, sku = make_user(Role.MANAGER), make_product().sku
     holding, may_commit = threading.Event(), threading.Event()
-    real_dispatch = responses.dispatch_idempotent
+    real_dispatch = command_api.dispatch_idempotent
 
     def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:
         held = HeldOpen(holding, may_commit, inner=kwargs["idempotency"])
         return real_dispatch(command, **{**kwargs, "idempotency": held})
 
-    monkeypatch.setattr(responses, "dispatch_idempotent", dispatch_and_hold)
+    monkeypatch.setattr(command_api, "dispatch_idempotent", dispatch_and_hold)
     writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-1"))
     assert holding.wait(10)
     eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
