@@ -62,10 +62,11 @@ run: $(STAMP) ## Migrate, load demo data, run web + Celery worker + beat (Ctrl-C
 test: $(STAMP) ## Run the test suite against real PostgreSQL and Redis (PYTEST_ARGS=...)
 	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; exec $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, bandit
+lint: $(STAMP) ## ruff check, ruff format --check, bandit, import-linter (pyproject.toml's contracts)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -c pyproject.toml -r $(BANDIT_TARGETS)
+	$(BIN)/lint-imports
 
 # Production settings with throwaway secrets, in a clean environment (config/check_deploy.py).
 check-deploy: $(STAMP) ## manage.py check --deploy --fail-level WARNING on the production profile

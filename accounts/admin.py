@@ -21,7 +21,7 @@ from rules.contrib.admin import ObjectPermissionsModelAdminMixin
 
 from accounts.models import User
 from accounts.roles import STAFF_ROLES, Role
-from orders.admin_display import ReadOnlyAdmin, when
+from config.admin_base import ReadOnlyAdmin, when
 
 
 class UserChangeForm(auth_forms.UserChangeForm):

@@ -6,7 +6,7 @@ from typing import Any
 
 import rules
 
-from orders.rules import is_manager
+from accounts.predicates import is_manager
 
 
 @rules.predicate

@@ -17,7 +17,7 @@ from django.db import transaction
 from orders import commands as c
 from orders import events as e
 from orders.api import idempotency
-from orders.handlers import DispatchResult, dispatch
+from orders.handlers import DispatchResult, dispatch_idempotent
 
 ADDRESS = {
     "name": "Ada Lovelace",
@@ -100,23 +100,17 @@ def dispatch_with_key(
     )
     results: list[DispatchResult] = []
 
-    def execute(
-        claim: Callable[[], None], remember: Callable[[idempotency.StoredResponse], None]
-    ) -> idempotency.StoredResponse:
-        def on_success(result: DispatchResult) -> None:
-            results.append(result)
-            response = idempotency.StoredResponse(
-                200, {"id": str(command.order_id), "version": result.order.version}, {}
-            )
-            remember(response)
-            if on_commit is not None:
-                transaction.on_commit(lambda: on_commit(result))  # runs right after COMMIT
+    def answer(result: DispatchResult) -> idempotency.StoredResponse:
+        results.append(result)
+        if on_commit is not None:
+            transaction.on_commit(lambda: on_commit(result))  # runs right after COMMIT
+        return idempotency.StoredResponse(
+            200, {"id": str(command.order_id), "version": result.order.version}, {}
+        )
 
-        dispatch(command, actor=actor, guard=claim, on_success=on_success)
-        return idempotency.StoredResponse(200, {}, {})
-
-    idempotency.run_once(request, key, execute)  # type: ignore[arg-type]  # a duck-typed request
-    return results[0]
+    keyed = idempotency.KeyedRequest(request, key, answer=answer)  # type: ignore[arg-type]  # a duck-typed request
+    dispatch_idempotent(command, actor=actor, idempotency=keyed)
+    return results[-1]
 
 
 @dataclass

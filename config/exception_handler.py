@@ -12,12 +12,11 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from accounts.throttling import ThrottleUnavailable
 from config.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
-# DRF exception -> our code; the status stays DRF's.
+# DRF exception -> our code; the status stays DRF's. Others (the apps' own) answer their default_code.
 _DRF_CODES: dict[type[drf.APIException], str] = {
     drf.ValidationError: "validation_error",
     drf.ParseError: "validation_error",
@@ -29,7 +28,6 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
     drf.NotAcceptable: "not_acceptable",
     drf.UnsupportedMediaType: "unsupported_media_type",
     drf.Throttled: "rate_limited",
-    ThrottleUnavailable: "throttle_unavailable",
 }
 
 
@@ -65,7 +63,7 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
 
 
 def _drf_response(exc: drf.APIException) -> Response:
-    code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), "error")
+    code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), exc.default_code)
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header

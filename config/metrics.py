@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -26,45 +24,6 @@ THROTTLE_DECISIONS = Counter(
 )
 
 
-class HorizonCollector(Collector):
-    """At scrape time: how long the transaction holding the read side's horizon has been open, which
-    session it is once that exceeds ``PROJECTION_HORIZON_HELD_THRESHOLD``, and whether the projections
-    refuse to run (``projections.guard``). Alert on ``projection_horizon_held_seconds`` or on
-    ``projection_refused``; the info series says whom to ask."""
-
-    def collect(self) -> Iterable[Metric]:
-        from django.conf import settings
-
-        from projections import guard
-        from projections.horizon import horizon_holder
-
-        try:
-            holder = horizon_holder()
-            refusals = {refusal.code for refusal in guard.refusals()}
-        except Exception:
-            logger.warning("could not read the projections' horizon for /metrics", exc_info=True)
-            return []
-        held = GaugeMetricFamily(
-            "projection_horizon_held_seconds",
-            "How long the transaction holding committed events back from the projections has been open",
-        )
-        held.add_metric([], holder.held_seconds if holder else 0.0)
-        info = InfoMetricFamily(
-            "projection_horizon_holder",
-            "The session holding committed events back, once it has for PROJECTION_HORIZON_HELD_THRESHOLD",
-        )
-        if holder is not None and holder.held_seconds >= settings.PROJECTION_HORIZON_HELD_THRESHOLD:
-            details = holder.as_dict()
-            info.add_metric(
-                [],
-                {
-                    key: "" if details.get(key) is None else str(details[key])
-                    for key in ("pid", "database", "application_name", "transaction_start", "state", "query")
-                },
-            )
-        refused = GaugeMetricFamily(
-            "projection_refused", "1 while the projections refuse to run, by reason", labels=["reason"]
-        )
-        for reason in ("transaction_ids_ahead", "orphaned_prepared_transaction"):
-            refused.add_metric([reason], 1.0 if reason in refusals else 0.0)
-        return [held, info, refused]
+# Collectors that read the database at scrape time, added by the apps that own what they measure
+# (their AppConfig.ready): /metrics serves them beside the process metrics above.
+SCRAPED: list[Collector] = []

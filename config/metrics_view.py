@@ -20,53 +20,17 @@ import hmac
 import ipaddress
 import logging
 import os
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
 
-from config.metrics import HorizonCollector
+from config.metrics import SCRAPED
 
 logger = logging.getLogger(__name__)
-
-
-class ProjectionCollector(Collector):
-    """Projection lag and state, read from the database at scrape time (the same for every process)."""
-
-    def collect(self) -> Iterable[Metric]:
-        from projections.models import ProjectionCheckpoint
-        from projections.status import projection_status
-
-        try:
-            statuses = projection_status()
-        except Exception:
-            # The other metrics are still worth serving; the missing series themselves alert.
-            logger.warning("could not read the projection status for /metrics", exc_info=True)
-            return []
-        lag_events = GaugeMetricFamily(
-            "projection_lag_events",
-            "Committed events the projection has not applied yet",
-            labels=["projection"],
-        )
-        lag_seconds = GaugeMetricFamily(
-            "projection_lag_seconds",
-            "Age of the oldest event the projection has not applied",
-            labels=["projection"],
-        )
-        state = StateSetMetricFamily("projection_state", "State of the projection", labels=["projection"])
-        for s in statuses:
-            lag_events.add_metric([s.name], s.lag_events)
-            lag_seconds.add_metric([s.name], s.lag_seconds)
-            state.add_metric(
-                [s.name], {value: s.state == value for value in ProjectionCheckpoint.State.values}
-            )
-        return [lag_events, lag_seconds, state]
 
 
 @require_safe
@@ -75,12 +39,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     refusal = _refusal(request)
     if refusal is not None:
         return refusal
-    from recovery.metrics import BackupCollector
-
     scraped = CollectorRegistry()
-    scraped.register(ProjectionCollector())
-    scraped.register(HorizonCollector())
-    scraped.register(BackupCollector())
+    for collector in SCRAPED:
+        scraped.register(collector)
     body = generate_latest(_process_registry()) + generate_latest(scraped)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

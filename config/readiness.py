@@ -16,12 +16,14 @@ from django.db import connection, transaction
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from config.celery import app
+
 CheckResult = dict[str, Any]
 
 
 def check_database(*, budget: float) -> CheckResult:
     with transaction.atomic():
-        _statement_timeout(budget)
+        statement_timeout(budget)
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
@@ -49,8 +51,6 @@ def check_worker(*, budget: float) -> CheckResult:
     """
     if not settings.READINESS_REQUIRE_WORKER:
         return {"status": "skipped", "reason": "not required on this node"}
-    from config.celery import app
-
     queue = app.conf.task_default_queue
     timeout = min(settings.READINESS_WORKER_TIMEOUT, budget)
     replies = app.control.broadcast("active_queues", reply=True, timeout=timeout) or []
@@ -65,47 +65,7 @@ def check_worker(*, budget: float) -> CheckResult:
     return {"status": "ok", "workers": serving}
 
 
-def check_projections(*, budget: float) -> CheckResult:
-    """Every projection is not failed and at most ``READINESS_MAX_PROJECTION_LAG`` seconds behind; the
-    runner does not refuse (``projections.guard``); no transaction held open for longer than
-    ``PROJECTION_HORIZON_HELD_THRESHOLD`` holds committed events back (it is named, see below)."""
-    from projections import guard
-    from projections.horizon import horizon_holder
-    from projections.models import ProjectionCheckpoint
-    from projections.status import projection_status
-
-    max_lag = settings.READINESS_MAX_PROJECTION_LAG
-    with transaction.atomic():
-        _statement_timeout(budget)
-        statuses = projection_status()
-        refusals = guard.refusals()
-        holder = horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD)
-    problems = [f"projections refuse to run: {r.message}" for r in refusals]
-    problems += [f"{s.name} is failed" for s in statuses if s.state == ProjectionCheckpoint.State.FAILED]
-    problems += [f"{s.name} lags {s.lag_seconds:.0f}s" for s in statuses if s.lag_seconds > max_lag]
-    if holder is not None and any(s.lag_events for s in statuses):
-        problems.append(f"committed events are held back by {holder.describe()}")
-    result: CheckResult = {
-        "status": "fail" if problems else "ok",
-        "max_lag_seconds": max_lag,
-        # last_error is left out on purpose: it may quote event data (names, addresses).
-        "projections": {
-            s.name: {"state": s.state, "lag_events": s.lag_events, "lag_seconds": round(s.lag_seconds, 3)}
-            for s in statuses
-        },
-    }
-    if refusals:
-        result["refused"] = [r.code for r in refusals]
-    if holder is not None:
-        # Safe to show: pid, database, application, start, state, the query's first line with its
-        # literals masked (projections.horizon).
-        result["horizon_held_by"] = holder.as_dict()
-    if problems:
-        result["problems"] = problems
-    return result
-
-
-def _statement_timeout(budget: float) -> None:
+def statement_timeout(budget: float) -> None:
     """Bound the queries of the current transaction, so a stuck database frees the check's thread."""
     with connection.cursor() as cursor:
         cursor.execute(

@@ -27,16 +27,23 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 @dataclass(frozen=True)
 class Event:
+    """An event class names its stored type explicitly (``class OrderPlaced(Event, type_name=...)``):
+    the name is written into the log, so renaming the class must never orphan stored events."""
+
+    type_name: ClassVar[str]
     schema_version: ClassVar[int] = 1
     personal_fields: ClassVar[frozenset[str]] = frozenset()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, type_name: str, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        EVENT_TYPES[cls.__name__] = cls
+        if type_name in EVENT_TYPES:
+            raise TypeError(f"event type {type_name!r} is already {EVENT_TYPES[type_name].__qualname__}")
+        cls.type_name = type_name
+        EVENT_TYPES[type_name] = cls
 
     @property
     def type(self) -> str:
-        return type(self).__name__
+        return self.type_name
 
     def to_payload(self) -> Payload:
         return dataclasses.asdict(self)
@@ -69,7 +76,7 @@ def from_payload(event_type: str, schema_version: int, payload: Payload) -> Even
 
 
 @dataclass(frozen=True)
-class OrderCreated(Event):
+class OrderCreated(Event, type_name="OrderCreated"):
     personal_fields = frozenset({"customer_name", "customer_email"})
 
     number: str
@@ -80,7 +87,7 @@ class OrderCreated(Event):
 
 
 @dataclass(frozen=True)
-class OrderLineAdded(Event):
+class OrderLineAdded(Event, type_name="OrderLineAdded"):
     # v1 called the price "price"; see the upcaster below.
     schema_version = 2
 
@@ -97,25 +104,25 @@ def _line_price_renamed(payload: Payload) -> Payload:
 
 
 @dataclass(frozen=True)
-class OrderLineQuantityChanged(Event):
+class OrderLineQuantityChanged(Event, type_name="OrderLineQuantityChanged"):
     sku: str
     quantity: int
 
 
 @dataclass(frozen=True)
-class OrderLineRemoved(Event):
+class OrderLineRemoved(Event, type_name="OrderLineRemoved"):
     sku: str
 
 
 @dataclass(frozen=True)
-class ShippingAddressSet(Event):
+class ShippingAddressSet(Event, type_name="ShippingAddressSet"):
     personal_fields = frozenset({"address"})
 
     address: dict[str, str]
 
 
 @dataclass(frozen=True)
-class OrderPlaced(Event):
+class OrderPlaced(Event, type_name="OrderPlaced"):
     # Quantities per sku reserved from stock, so a cancellation knows exactly what to release.
     lines: dict[str, int]
     subtotal: int
@@ -124,13 +131,13 @@ class OrderPlaced(Event):
 
 
 @dataclass(frozen=True)
-class PaymentRecorded(Event):
+class PaymentRecorded(Event, type_name="PaymentRecorded"):
     amount: int
     reference: str
 
 
 @dataclass(frozen=True)
-class ShipmentDispatched(Event):
+class ShipmentDispatched(Event, type_name="ShipmentDispatched"):
     shipment_id: int
     lines: dict[str, int]
     carrier: str
@@ -138,35 +145,35 @@ class ShipmentDispatched(Event):
 
 
 @dataclass(frozen=True)
-class ShipmentDelivered(Event):
+class ShipmentDelivered(Event, type_name="ShipmentDelivered"):
     shipment_id: int
 
 
 @dataclass(frozen=True)
-class OrderCompleted(Event):
+class OrderCompleted(Event, type_name="OrderCompleted"):
     pass
 
 
 @dataclass(frozen=True)
-class OrderCancelled(Event):
+class OrderCancelled(Event, type_name="OrderCancelled"):
     reason: str
     released_stock: dict[str, int]
 
 
 @dataclass(frozen=True)
-class RefundIssued(Event):
+class RefundIssued(Event, type_name="RefundIssued"):
     amount: int
     reason: str
 
 
 @dataclass(frozen=True)
-class OrderNoteAdded(Event):
+class OrderNoteAdded(Event, type_name="OrderNoteAdded"):
     note_id: int
     text: str
 
 
 @dataclass(frozen=True)
-class OrderExpired(Event):
+class OrderExpired(Event, type_name="OrderExpired"):
     released_stock: dict[str, int]
 
 
@@ -185,5 +192,5 @@ def customer_stream_id(customer_id: int) -> UUID:
 
 
 @dataclass(frozen=True)
-class CustomerDataErased(Event):
+class CustomerDataErased(Event, type_name="CustomerDataErased"):
     customer_id: int

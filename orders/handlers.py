@@ -1,9 +1,11 @@
-"""The command bus: ``dispatch(command, actor=...)`` and one ``handle_<command>`` per command type.
+"""The command bus: ``dispatch(command, actor=...)``, and per command type a handler: its permission and
+what the decision needs fetched (``handles``).
 
 ``dispatch`` owns the transaction. In it: load the command's stream (an order's, or a customer's own),
 check the actor's permission on it, let the handler fetch what the decision needs, decide, reserve or
-release stock, run the effects other apps registered for the new events, append, and run the caller's
-``on_success`` hook (the API stores its idempotency record there). If another writer took the stream's
+release stock, run the effects other apps registered for the new events, and append.
+``dispatch_idempotent`` adds an explicit first and last step to that transaction: ``Idempotency``'s
+``claim`` and ``remember`` (the API's Idempotency-Key). If another writer took the stream's
 next version first, everything is rolled back and tried again from a fresh load, a bounded number of
 times with jittered back-off; then ``ConcurrencyConflict``. A caller that showed a person one version
 of the order (an admin form) passes it as ``expected_version``: if the order has moved on, the command
@@ -19,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 import rules
@@ -56,15 +58,6 @@ Effect = Callable[[Any], None]
 
 class UnknownCommand(TypeError):
     """No handler is registered for this command type."""
-
-
-class AlreadyHandled(Exception):  # a signal to the caller, not an error
-    """Raised by a dispatch ``guard``: this request already took effect (an idempotent replay), so the
-    command does not run again. ``answer`` is what the guard hands back to its caller."""
-
-    def __init__(self, answer: Any) -> None:
-        super().__init__("already handled")
-        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -114,6 +107,28 @@ def effect_of(event_type: type[Event]) -> Callable[[Effect], Effect]:
     return register
 
 
+class Idempotency(Protocol):
+    """An explicit step of the bus for requests that must take effect once (the API's Idempotency-Key).
+
+    ``claim`` runs first in each attempt's transaction: it takes the request's key and answers what was
+    remembered if the request already took effect (nothing else then runs), else None. ``remember`` runs
+    last, after the append, and stores the answer in the same transaction: an answer is remembered
+    exactly when its command took effect, and a lost race is retried with the key taken again.
+    """
+
+    def claim(self) -> Any | None: ...
+
+    def remember(self, result: DispatchResult) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``dispatch_idempotent`` answers: the remembered answer, and whether this was a replay."""
+
+    value: Any
+    replayed: bool
+
+
 def dispatch(
     command: c.Command,
     *,
@@ -121,52 +136,95 @@ def dispatch(
     correlation_id: UUID | None = None,
     causation_id: UUID | None = None,
     expected_version: int | None = None,
-    guard: Callable[[], None] | None = None,
-    on_success: Callable[[DispatchResult], None] | None = None,
 ) -> DispatchResult:
     """Run ``command`` as ``actor`` in one transaction, retried after a lost race.
 
     With ``expected_version`` the command applies only to that version of the order; a lost race then
     ends in ``StaleVersion`` on the retry's fresh load, so a form sent twice acts once.
-
-    ``guard`` runs first in each attempt's transaction (the API takes its Idempotency-Key there and may
-    raise ``AlreadyHandled``); ``on_success`` runs last in it, after the events are appended.
     """
-    with _outcome_counted(command):
+    with _outcome_counted(command) as outcome:
+        run = _Run(command, actor, correlation_id, causation_id, expected_version)
+        result = _retrying(run.attempt, attempts=settings.COMMAND_MAX_ATTEMPTS)
+        outcome.append("ok")
+        return result
+
+
+def dispatch_idempotent(
+    command: c.Command,
+    *,
+    actor: Actor,
+    idempotency: Idempotency,
+    correlation_id: UUID | None = None,
+    causation_id: UUID | None = None,
+) -> Answer:
+    """``dispatch`` with ``idempotency`` as the first and last step of each attempt's transaction."""
+    with _outcome_counted(command) as outcome:
+        run = _Run(command, actor, correlation_id, causation_id, expected_version=None)
+        answer = _retrying(partial(run.attempt_once, idempotency), attempts=settings.COMMAND_MAX_ATTEMPTS)
+        outcome.append("replayed" if answer.replayed else "ok")
+        return answer
+
+
+class _Run:
+    """One command's run: its handler and metadata, the same for every attempt."""
+
+    def __init__(
+        self,
+        command: c.Command,
+        actor: Actor,
+        correlation_id: UUID | None,
+        causation_id: UUID | None,
+        expected_version: int | None,
+    ) -> None:
         handler = HANDLERS.get(type(command))
         if handler is None:
             raise UnknownCommand(f"no handler is registered for {type(command).__name__}")
-        command_id = uuid4()
-        metadata = {
+        self.command, self.handler, self.actor, self.expected_version = (
+            command,
+            handler,
+            actor,
+            expected_version,
+        )
+        self.command_id = uuid4()
+        self.metadata = {
             "actor": actor_id(actor),
             "command": command.name,
-            "command_id": str(command_id),
-            "correlation_id": str(correlation_id or command_id),
-            "causation_id": str(causation_id or command_id),
+            "command_id": str(self.command_id),
+            "correlation_id": str(correlation_id or self.command_id),
+            "causation_id": str(causation_id or self.command_id),
         }
 
-        def commit_once() -> DispatchResult:
-            with transaction.atomic():
-                if guard is not None:
-                    guard()
-                result = _dispatch_once(
-                    command,
-                    handler,
-                    actor=actor,
-                    metadata=metadata,
-                    command_id=command_id,
-                    expected_version=expected_version,
-                )
-                if on_success is not None:
-                    on_success(result)
-                if result.events:
-                    transaction.on_commit(partial(events_committed.send, sender=Order, events=result.events))
-            return result
+    def attempt(self) -> DispatchResult:
+        with transaction.atomic():
+            return self.decide_and_append()
 
-        return _retrying(commit_once, attempts=settings.COMMAND_MAX_ATTEMPTS)
+    def attempt_once(self, idempotency: Idempotency) -> Answer:
+        """An attempt between the idempotency step's claim and remember, in one transaction."""
+        with transaction.atomic():
+            remembered = idempotency.claim()
+            if remembered is not None:
+                return Answer(remembered, replayed=True)
+            return Answer(idempotency.remember(self.decide_and_append()), replayed=False)
+
+    def decide_and_append(self) -> DispatchResult:
+        """The command's work inside the caller's transaction; the nudge is sent once it commits."""
+        result = _dispatch_once(
+            self.command,
+            self.handler,
+            actor=self.actor,
+            metadata=self.metadata,
+            command_id=self.command_id,
+            expected_version=self.expected_version,
+        )
+        if result.events:
+            transaction.on_commit(partial(events_committed.send, sender=Order, events=result.events))
+        return result
 
 
-def _retrying(commit_once: Callable[[], DispatchResult], *, attempts: int) -> DispatchResult:
+T = TypeVar("T")
+
+
+def _retrying(commit_once: Callable[[], T], *, attempts: int) -> T:
     """Run ``commit_once`` again after a lost race (or a deadlock), from a fresh load each time."""
     for attempt in range(1, attempts + 1):
         try:
@@ -186,20 +244,17 @@ def _retrying(commit_once: Callable[[], DispatchResult], *, attempts: int) -> Di
 
 
 @contextmanager
-def _outcome_counted(command: c.Command) -> Iterator[None]:
-    """Count the command by its final outcome: "ok", "replayed", the ApplicationError's code, or "error"."""
-    outcome = "error"
+def _outcome_counted(command: c.Command) -> Iterator[list[str]]:
+    """Count the command by its final outcome: what the block appends ("ok", "replayed"), the
+    ApplicationError's code, or "error"."""
+    outcome: list[str] = []
     try:
-        yield
-        outcome = "ok"
+        yield outcome
     except ApplicationError as exc:
-        outcome = exc.code
-        raise
-    except AlreadyHandled:
-        outcome = "replayed"
+        outcome.append(exc.code)
         raise
     finally:
-        COMMANDS.labels(command=command.name, outcome=outcome).inc()
+        COMMANDS.labels(command=command.name, outcome=outcome[-1] if outcome else "error").inc()
 
 
 def _dispatch_once(
@@ -304,7 +359,7 @@ def _next_order_number() -> str:
 
 
 @handles(c.CreateOrder, permission="orders.create_order")
-def handle_create_order(command: c.CreateOrder, order: Order, actor: Actor) -> DecisionContext:
+def create_order_context(command: c.CreateOrder, order: Order, actor: Actor) -> DecisionContext:
     customer = _customer(command.customer_id)
     if customer is None:
         raise ValidationError("unknown customer", details={"customer": ["no active customer with this id"]})
@@ -316,7 +371,7 @@ def handle_create_order(command: c.CreateOrder, order: Order, actor: Actor) -> D
 
 
 @handles(c.AddLine, permission="orders.edit_order")
-def handle_add_line(command: c.AddLine, order: Order, actor: Actor) -> DecisionContext:
+def add_line_context(command: c.AddLine, order: Order, actor: Actor) -> DecisionContext:
     return _context(products=inventory.product_info([command.sku]))
 
 

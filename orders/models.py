@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models.expressions import Func
+from django.db.models.fields.json import KeyTextTransform
 
 
 class TransactionIdField(models.BigIntegerField):
@@ -53,6 +54,12 @@ class StoredEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["transaction_id", "position"], name="event_log_commit_order_idx"),
+            # Order numbers live in OrderCreated (never sealed): the event log admin finds a stream by one.
+            models.Index(
+                KeyTextTransform("number", "payload"),
+                condition=models.Q(event_type="OrderCreated"),
+                name="event_log_order_number_idx",
+            ),
         ]
 
     def __str__(self) -> str:

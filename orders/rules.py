@@ -10,30 +10,15 @@ from typing import Any
 
 import rules
 
-from accounts.roles import STAFF_ROLES, Role, SystemActor, roles_of
-
-
-def _has_role(*names: str) -> rules.Predicate:
-    wanted = frozenset(names)
-
-    @rules.predicate(name=f"has_role({', '.join(sorted(wanted))})")
-    def has_role(user: Any) -> bool:
-        return bool(roles_of(user) & wanted)
-
-    return has_role
-
-
-is_customer = _has_role(Role.CUSTOMER)
-is_support = _has_role(Role.SUPPORT)
-is_fulfillment = _has_role(Role.FULFILLMENT)
-is_finance = _has_role(Role.FINANCE)
-is_manager = _has_role(Role.MANAGER)
-is_staff_member = _has_role(*STAFF_ROLES)
-
-
-@rules.predicate
-def is_system(user: Any) -> bool:
-    return isinstance(user, SystemActor)
+from accounts.predicates import (
+    is_customer,
+    is_finance,
+    is_fulfillment,
+    is_manager,
+    is_staff_member,
+    is_support,
+    is_system,
+)
 
 
 @rules.predicate

@@ -21,9 +21,9 @@ from django.db import IntegrityError
 
 from config.errors import ConcurrencyConflict
 from config.prepared import prepared_cursor
+from orders import codec
 from orders.events import Event, from_payload
 from orders.models import StoredEvent
-from recovery import personal_data
 
 VERSION_CONSTRAINT = "event_log_stream_version_key"
 
@@ -90,8 +90,8 @@ def append(
     if not events:
         return []
     metadata = metadata or {}
-    # Personal fields are encrypted per customer on the way in (recovery.personal_data).
-    payloads = [json.dumps(payload) for payload in personal_data.seal_payloads(stream_id, events)]
+    # The codec seals personal fields (recovery's per-customer encryption, installed at start-up).
+    payloads = [json.dumps(payload) for payload in codec.current().seal(stream_id, events)]
     params: dict[str, Any] = {
         "stream_id": stream_id,
         "expected": expected_version,
@@ -181,9 +181,10 @@ def to_recorded(rows: Iterable[StoredEvent | EventRow]) -> Iterable[RecordedEven
 
 def decode(rows: Sequence[Any]) -> list[Event]:
     """The events of stored rows (anything with ``stream_id``, ``event_type``, ``schema_version`` and
-    ``payload``): personal fields decrypted — or ``ERASED`` once the customer's key is gone — then
-    upcast to the current schema. The write side and the projections both read through here."""
-    payloads = personal_data.open_payloads(rows)
+    ``payload``), opened by the installed codec (personal fields decrypted, or ``ERASED`` once the
+    customer's key is gone), then upcast to the current schema. The write side and the projections
+    both read through here."""
+    payloads = codec.current().open(rows)
     return [
         from_payload(row.event_type, row.schema_version, payload)
         for row, payload in zip(rows, payloads, strict=True)

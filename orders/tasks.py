@@ -1,47 +1,14 @@
-"""Scheduled work of the write side."""
+"""Scheduled work of the write side. (Expiring unpaid orders finds them in the read model, so it is the
+read side's: projections.expiry.)"""
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
-from accounts.roles import SYSTEM
-from config.errors import ApplicationError
-from orders.commands import ExpireOrder
-from orders.handlers import dispatch
-
-logger = logging.getLogger(__name__)
-
-
-@shared_task(ignore_result=True)
-def expire_unpaid_orders(limit: int = 500) -> int:
-    """Send ExpireOrder, as the system, for placed orders left unpaid past ORDER_PAYMENT_TIMEOUT.
-
-    Candidates come from the read model; the aggregate re-checks every rule, so a stale candidate
-    (paid meanwhile) is simply refused.
-    """
-    from projections.models import OrderSummary
-
-    cutoff = timezone.now() - settings.ORDER_PAYMENT_TIMEOUT
-    candidates = OrderSummary.objects.filter(
-        status="placed", payment_status="unpaid", placed_at__lt=cutoff
-    ).values_list("id", flat=True)[:limit]
-    expired = 0
-    for order_id in candidates:
-        try:
-            dispatch(ExpireOrder(order_id=order_id), actor=SYSTEM)
-            expired += 1
-        except ApplicationError as exc:
-            logger.info("order %s not expired: %s", order_id, exc.message)
-    return expired
+from orders.api.idempotency import expire_records
 
 
 @shared_task(ignore_result=True)
 def expire_idempotency_keys() -> int:
     """Forget Idempotency-Keys older than IDEMPOTENCY_KEY_TTL (24 h)."""
-    from orders.api.idempotency import expire_records
-
     return expire_records()

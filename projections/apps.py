@@ -6,8 +6,11 @@ class ProjectionsConfig(AppConfig):
     verbose_name = "Projections (read side)"
 
     def ready(self) -> None:
+        from config.metrics import SCRAPED
         from orders.signals import events_committed
-        from projections import checks  # noqa: F401  # registers the system checks
+        from projections import checks, expiry  # noqa: F401  # system checks; expiry's Celery task
+        from projections.metrics import HorizonCollector, ProjectionCollector
         from projections.signals import nudge_projections
 
         events_committed.connect(nudge_projections, dispatch_uid="projections.nudge")
+        SCRAPED.extend([ProjectionCollector(), HorizonCollector()])

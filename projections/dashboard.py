@@ -11,23 +11,26 @@ moment behind) to all staff.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.roles import STAFF_ROLES, roles_of
-from orders.admin_display import money
+from orders.admin.display import money
 from projections import guard
 from projections.horizon import HorizonHolder, horizon_holder
 from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
-from recovery.status import recovery_point
 
 logger = logging.getLogger(__name__)
+
+# The backups' figure comes from recovery, above the read side: it hands its function in at start-up
+# (RecoveryConfig.ready), so the read side never imports it.
+BACKUP_FIGURE: list[Callable[[], BackupRecoveryPoint | None]] = []
 
 
 @dataclass(frozen=True)
@@ -86,28 +89,13 @@ def dashboard_for(user: Any) -> Dashboard | None:
         horizon_holder=horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD),
         refusals=tuple(refusal.message for refusal in guard.refusals()),
         show_backups=show_backups,
-        backup=backup_recovery_point() if show_backups else None,
+        backup=_backup_figure() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
     )
 
 
-def backup_recovery_point() -> BackupRecoveryPoint | None:
-    """What the backups would lose now, against the RPO target; None without a backup."""
-    try:
-        point = recovery_point()
-    except DatabaseError:
-        logger.warning("could not measure the backups' recovery point", exc_info=True)
-        return None
-    if point.newest is None:
-        return None
-    rpo = point.rpo_seconds
-    return BackupRecoveryPoint(
-        rpo_seconds=rpo,
-        uncovered_events=point.uncovered_events,
-        newest_age_seconds=point.newest_age_seconds or 0.0,
-        late=rpo is None or rpo > settings.BACKUP_RPO_TARGET,
-        problem=point.problem,
-    )
+def _backup_figure() -> BackupRecoveryPoint | None:
+    return BACKUP_FIGURE[0]() if BACKUP_FIGURE else None
 
 
 def duration_text(seconds: float) -> str:

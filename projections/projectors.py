@@ -1,4 +1,4 @@
-"""Projectors: one class per read model, a stable ``name``, a handler ``on_<event_type>`` per event.
+"""Projectors: one class per read model, a stable ``name``, a handler per event type (``@projects``).
 
 A projector sees one batch at a time (``project``): it loads the rows the batch touches, applies each
 event in order and writes the rows back in bulk. The runner commits that together with the
@@ -9,9 +9,8 @@ a handler are skipped without decoding them.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any, ClassVar
@@ -21,8 +20,10 @@ from django.db import connection, models
 from django.utils import timezone
 from psycopg import sql
 
+from orders import events as e
 from orders.aggregate import fulfillment_status, payment_status
-from orders.events import ERASED, CustomerDataErased
+from orders.events import ERASED, CustomerDataErased, Event
+from orders.statuses import OrderStatus
 from orders.store import RecordedEvent
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
 
@@ -35,25 +36,42 @@ class ProjectionError(RuntimeError):
     """The log holds something this projector cannot apply (it stops the projection)."""
 
 
-@cache  # called for every event a projector applies; a regex substitution each time showed in profiles
-def handler_name(event_type: str) -> str:
-    """``OrderPlaced`` -> ``on_order_placed``."""
-    return "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
+Handler = Callable[[Any, RecordedEvent], None]
+_MARKED: dict[Handler, type[Event]] = {}  # filled by @projects, read once per class by Projector
+
+
+def projects(event_type: type[Event]) -> Callable[[Handler], Handler]:
+    """Mark a projector method as the handler of ``event_type``."""
+
+    def mark(method: Handler) -> Handler:
+        _MARKED[method] = event_type
+        return method
+
+    return mark
 
 
 class Projector:
     name: ClassVar[str]
     tables: ClassVar[tuple[type[models.Model], ...]]
+    handlers: ClassVar[dict[str, Handler]]  # by stored type name, this class's and its bases'
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {
+            _MARKED[attribute].type_name: attribute
+            for klass in reversed(cls.__mro__)
+            for attribute in vars(klass).values()
+            if callable(attribute) and attribute in _MARKED
+        }
 
     @classmethod
-    @cache
     def handles(cls, event_type: str) -> bool:
-        return callable(getattr(cls, handler_name(event_type), None))
+        return event_type in cls.handlers
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
         self.begin(events)
         for event in events:
-            getattr(self, handler_name(event.event.type))(event)
+            self.handlers[event.event.type](self, event)
         self.flush()
 
     def begin(self, events: Sequence[RecordedEvent]) -> None:
@@ -71,10 +89,10 @@ class OrderSummaryProjector(Projector):
     tables = (OrderSummary,)
 
     def begin(self, events: Sequence[RecordedEvent]) -> None:
-        self.rows: dict[UUID, SummaryRow] = _load_summaries(id__in={e.stream_id for e in events})
+        self.rows: dict[UUID, SummaryRow] = _load_summaries(id__in={r.stream_id for r in events})
         self.changed: set[UUID] = set()
         # An erasure (on the customer's stream) touches every order of that customer.
-        erased = {e.event.customer_id for e in events if isinstance(e.event, CustomerDataErased)}
+        erased = {r.event.customer_id for r in events if isinstance(r.event, CustomerDataErased)}
         if erased:
             for order_id, row in _load_summaries(customer_id__in=erased).items():
                 self.rows.setdefault(order_id, row)
@@ -100,7 +118,7 @@ class OrderSummaryProjector(Projector):
             row = self.rows.get(event.stream_id)
             if row is not None and row["version"] >= event.version:
                 continue  # already applied (the row is ahead of the checkpoint only after a rebuild swap)
-            getattr(self, handler_name(event.event.type))(event)
+            self.handlers[event.event.type](self, event)
             if event.stream_id in self.rows:
                 self._touch(self.rows[event.stream_id], event)
 
@@ -116,6 +134,7 @@ class OrderSummaryProjector(Projector):
         row["updated_at"] = event.recorded_at
         self.changed.add(row["id"])
 
+    @projects(e.OrderCreated)
     def on_order_created(self, event: RecordedEvent) -> None:
         created = event.event
         # Every column: the upsert writes a missing one as NULL, not as the model's default.
@@ -125,7 +144,7 @@ class OrderSummaryProjector(Projector):
             "customer_id": created.customer_id,
             "customer_name": created.customer_name,
             "customer_email": created.customer_email,
-            "status": "draft",
+            "status": OrderStatus.DRAFT,
             "payment_status": "",  # derived when the batch is written (_settled)
             "fulfillment_status": "",
             "currency": created.currency,
@@ -145,6 +164,7 @@ class OrderSummaryProjector(Projector):
             "updated_at": event.recorded_at,
         }
 
+    @projects(e.OrderLineAdded)
     def on_order_line_added(self, event: RecordedEvent) -> None:
         row, added = self._row(event), event.event
         line = _find_line(row, added.sku)
@@ -163,24 +183,29 @@ class OrderSummaryProjector(Projector):
         line["quantity"] += added.quantity
         line["line_total"] = line["unit_price"] * line["quantity"]
 
+    @projects(e.OrderLineQuantityChanged)
     def on_order_line_quantity_changed(self, event: RecordedEvent) -> None:
         line = _find_line(self._row(event), event.event.sku)
         if line is not None:
             line["quantity"] = event.event.quantity
             line["line_total"] = line["unit_price"] * line["quantity"]
 
+    @projects(e.OrderLineRemoved)
     def on_order_line_removed(self, event: RecordedEvent) -> None:
         row = self._row(event)
         row["lines"] = [line for line in row["lines"] if line["sku"] != event.event.sku]
 
+    @projects(e.ShippingAddressSet)
     def on_shipping_address_set(self, event: RecordedEvent) -> None:
         self._row(event)["shipping_address"] = dict(event.event.address)
 
+    @projects(e.OrderPlaced)
     def on_order_placed(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row["status"] = "placed"
+        row["status"] = OrderStatus.PLACED
         row["placed_at"] = event.recorded_at
 
+    @projects(e.PaymentRecorded)
     def on_payment_recorded(self, event: RecordedEvent) -> None:
         row = self._row(event)
         row["amount_paid"] += event.event.amount
@@ -193,6 +218,7 @@ class OrderSummaryProjector(Projector):
             }
         )
 
+    @projects(e.RefundIssued)
     def on_refund_issued(self, event: RecordedEvent) -> None:
         row = self._row(event)
         row["amount_refunded"] += event.event.amount
@@ -205,6 +231,7 @@ class OrderSummaryProjector(Projector):
             }
         )
 
+    @projects(e.ShipmentDispatched)
     def on_shipment_dispatched(self, event: RecordedEvent) -> None:
         row, dispatched = self._row(event), event.event
         row["shipments"].append(
@@ -222,20 +249,25 @@ class OrderSummaryProjector(Projector):
             if line is not None:
                 line["shipped_quantity"] += quantity
 
+    @projects(e.ShipmentDelivered)
     def on_shipment_delivered(self, event: RecordedEvent) -> None:
         for shipment in self._row(event)["shipments"]:
             if shipment["id"] == event.event.shipment_id:
                 shipment["delivered_at"] = event.recorded_at.isoformat()
 
+    @projects(e.OrderCompleted)
     def on_order_completed(self, event: RecordedEvent) -> None:
-        self._row(event)["status"] = "completed"
+        self._row(event)["status"] = OrderStatus.COMPLETED
 
+    @projects(e.OrderCancelled)
     def on_order_cancelled(self, event: RecordedEvent) -> None:
-        self._row(event)["status"] = "cancelled"
+        self._row(event)["status"] = OrderStatus.CANCELLED
 
+    @projects(e.OrderExpired)
     def on_order_expired(self, event: RecordedEvent) -> None:
-        self._row(event)["status"] = "expired"
+        self._row(event)["status"] = OrderStatus.EXPIRED
 
+    @projects(e.OrderNoteAdded)
     def on_order_note_added(self, event: RecordedEvent) -> None:
         self._row(event)["notes"].append(
             {
@@ -246,6 +278,7 @@ class OrderSummaryProjector(Projector):
             }
         )
 
+    @projects(e.CustomerDataErased)
     def on_customer_data_erased(self, event: RecordedEvent) -> None:
         """The customer's key is gone, so the log now reads their personal values as ERASED: blank the
         copies here the same way (what a rebuild gives); version, totals and history stay."""
@@ -266,11 +299,13 @@ class DailySalesProjector(Projector):
     def begin(self, events: Sequence[RecordedEvent]) -> None:
         self.deltas: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
 
+    @projects(e.OrderPlaced)
     def on_order_placed(self, event: RecordedEvent) -> None:
         delta = self.deltas[timezone.localdate(event.recorded_at)]
         delta[0] += 1
         delta[1] += event.event.total
 
+    @projects(e.RefundIssued)
     def on_refund_issued(self, event: RecordedEvent) -> None:
         self.deltas[timezone.localdate(event.recorded_at)][2] += event.event.amount
 
@@ -290,12 +325,12 @@ class CustomerStatsProjector(Projector):
     tables = (CustomerStats, CustomerOrder)
 
     def begin(self, events: Sequence[RecordedEvent]) -> None:
-        known = CustomerOrder.objects.filter(order_id__in={e.stream_id for e in events})
+        known = CustomerOrder.objects.filter(order_id__in={r.stream_id for r in events})
         self.customer_of: dict[UUID, int] = dict(known.values_list("order_id", "customer_id"))
         self.new_orders: list[CustomerOrder] = []
         # Every customer the batch can touch, in one query (one per customer made rebuilds crawl).
         customers = {*self.customer_of.values()}
-        customers |= {e.event.customer_id for e in events if e.event.type == "OrderCreated"}
+        customers |= {r.event.customer_id for r in events if isinstance(r.event, e.OrderCreated)}
         self.stats: dict[int, CustomerStats] = {}
         self.loaded = CustomerStats.objects.in_bulk(customers)
 
@@ -308,18 +343,22 @@ class CustomerStatsProjector(Projector):
             self.stats[customer_id] = self.loaded.get(customer_id) or CustomerStats(customer_id=customer_id)
         return self.stats[customer_id]
 
+    @projects(e.OrderCreated)
     def on_order_created(self, event: RecordedEvent) -> None:
         self.customer_of[event.stream_id] = event.event.customer_id
         self.new_orders.append(CustomerOrder(order_id=event.stream_id, customer_id=event.event.customer_id))
 
+    @projects(e.OrderPlaced)
     def on_order_placed(self, event: RecordedEvent) -> None:
         stats = self._stats(event)
         stats.orders_placed += 1
         stats.last_order_at = event.recorded_at
 
+    @projects(e.PaymentRecorded)
     def on_payment_recorded(self, event: RecordedEvent) -> None:
         self._stats(event).lifetime_value += event.event.amount
 
+    @projects(e.RefundIssued)
     def on_refund_issued(self, event: RecordedEvent) -> None:
         self._stats(event).lifetime_value -= event.event.amount
 

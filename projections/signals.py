@@ -17,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
+from projections import tasks
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,8 +41,6 @@ class _Nudger:
         self._wanted.set()
 
     def _run(self) -> None:
-        from projections import tasks
-
         while True:
             self._wanted.wait()
             self._wanted.clear()  # before sending: a commit from now on asks for another round

@@ -10,7 +10,6 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from orders.store import RecordedEvent
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS
 
@@ -69,15 +68,7 @@ def projection_status(names: Iterable[str] | None = None) -> list[ProjectionStat
     return result
 
 
-# --- read-your-writes -------------------------------------------------------------------------------
-
-
-def consistency_token(events: list[RecordedEvent]) -> str | None:
-    """A token for the last event a command wrote: ``<transaction id>.<position>``."""
-    if not events:
-        return None
-    last = max(events, key=lambda e: (e.transaction_id, e.position))
-    return f"{last.transaction_id}.{last.position}"
+# --- read-your-writes: waiting for a token of orders.consistency -------------------------------------
 
 
 class InvalidToken(ValueError):

@@ -11,8 +11,10 @@ import redis
 from celery import current_app, shared_task
 from django.conf import settings
 
+from config.errors import InvalidTransition
 from projections import guard, runner
 from projections.projectors import PROJECTORS
+from projections.rebuild import RebuildInProgress, rebuild
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +129,6 @@ def _redis() -> redis.Redis:
 def rebuild_projection(name: str) -> dict[str, float] | None:
     """Rebuild one projection. Acknowledged on receipt: a rebuild is never re-run by redelivery. While
     another rebuild of it runs, or an operator has stopped it, this one does nothing but say so."""
-    from config.errors import InvalidTransition
-    from projections.rebuild import RebuildInProgress, rebuild
-
     try:
         result = rebuild(name)
     except (RebuildInProgress, InvalidTransition) as refused:

@@ -6,5 +6,14 @@ class RecoveryConfig(AppConfig):
     verbose_name = "Disaster recovery"
 
     def ready(self) -> None:
-        # The key-format system checks; EraseCustomerData's handler and shredding on the command bus.
-        from recovery import checks, erasure  # noqa: F401
+        from config.metrics import SCRAPED
+        from orders import codec
+        from projections.dashboard import BACKUP_FIGURE
+        from recovery import checks, erasure  # noqa: F401  # key checks; EraseCustomerData on the bus
+        from recovery.dashboard import backup_recovery_point
+        from recovery.metrics import BackupCollector
+        from recovery.personal_data import PersonalDataCodec
+
+        codec.install(PersonalDataCodec())  # the event store seals personal fields from now on
+        SCRAPED.append(BackupCollector())
+        BACKUP_FIGURE.append(backup_recovery_point)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ from orders.commands import EraseCustomerData
 from orders.customer import Customer
 from orders.customer import replay as replay_customer
 from orders.events import ERASED, CustomerDataErased
-from orders.handlers import DispatchResult, dispatch, effect_of, handles
+from orders.handlers import dispatch, effect_of, handles
 from orders.models import IdempotencyRecord
 from recovery.models import DataKey
 from recovery.personal_data import PERSONAL_DATA_LOCK, lock_key
@@ -65,28 +64,15 @@ class ErasureResult:
     events: list[store.RecordedEvent]
 
 
-def erase_customer(
-    customer_id: int,
-    *,
-    actor: Any,
-    correlation_id: UUID | None = None,
-    guard: Callable[[], None] | None = None,
-    on_success: Callable[[DispatchResult], None] | None = None,
-) -> ErasureResult:
+def erase_customer(customer_id: int, *, actor: Any, correlation_id: UUID | None = None) -> ErasureResult:
     """Erase the customer's personal data through the command bus; erasing twice changes nothing the
-    second time. ``guard`` and ``on_success`` are the bus's hooks (the API's Idempotency-Key)."""
-    result = dispatch(
-        EraseCustomerData(customer_id=customer_id),
-        actor=actor,
-        correlation_id=correlation_id,
-        guard=guard,
-        on_success=on_success,
-    )
+    second time."""
+    result = dispatch(EraseCustomerData(customer_id=customer_id), actor=actor, correlation_id=correlation_id)
     return ErasureResult(customer_id=customer_id, already_erased=not result.events, events=result.events)
 
 
 @handles(EraseCustomerData, permission="orders.erase_customer_data", replay=replay_customer)
-def prepare_erasure(command: EraseCustomerData, customer: Customer, actor: Any) -> DecisionContext:
+def erasure_context(command: EraseCustomerData, customer: Customer, actor: Any) -> DecisionContext:
     if not _is_customer(command.customer_id):
         raise NotFound("customer not found")
     return DecisionContext(now=timezone.now())

@@ -315,3 +315,13 @@ def _customer_of(stream_id: UUID, events: Sequence[Event]) -> int:
 _STREAM_CUSTOMER_SQL = (
     "SELECT payload -> 'customer_id' FROM event_log WHERE stream_id = %s::uuid AND version = 1"
 )
+
+
+class PersonalDataCodec:
+    """The event store's payload codec (``orders.codec``): personal fields sealed per customer."""
+
+    def seal(self, stream_id: UUID, events: Sequence[Event]) -> list[Payload]:
+        return seal_payloads(stream_id, events)
+
+    def open(self, rows: Sequence[Any]) -> list[Payload]:
+        return open_payloads(rows)

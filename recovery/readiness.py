@@ -11,7 +11,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 
-from config.readiness import CheckResult, _statement_timeout
+from config.readiness import CheckResult, statement_timeout
 from recovery.keys import backup_key_configured
 from recovery.status import recovery_point
 
@@ -20,7 +20,7 @@ def check_backups(*, budget: float) -> CheckResult:
     if not backup_key_configured():
         return {"status": "skipped", "reason": "no backups configured"}
     with transaction.atomic():
-        _statement_timeout(budget)
+        statement_timeout(budget)
         point = recovery_point()
     if point.newest is None:
         return {"status": "skipped", "reason": "no backup recorded yet"}

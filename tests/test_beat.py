@@ -48,3 +48,13 @@ def test_beat_sends_the_projection_catch_up_to_the_queue(tmp_path: Path) -> None
         broker.delete(queue)
 
     assert "projections.tasks.run_projections" in tasks
+
+
+def test_every_scheduled_task_is_one_the_workers_know() -> None:
+    """Beat sends tasks by name only: a task moved or renamed would be dropped by every worker."""
+    from config.celery import app
+
+    app.loader.import_default_modules()  # what a worker imports at start-up
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert scheduled - set(app.tasks) == set()

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.throttling import TokenThrottle
 from config.errors import ApplicationError
-from orders.api.fields import StrictSerializer
+from config.serializers import StrictSerializer
 
 
 class InvalidCredentials(ApplicationError):

@@ -22,12 +22,12 @@ from uuid import UUID, uuid4
 import psycopg
 from django.db import connection, connections, transaction
 
+from bench.group_commit import AppendRequest, GroupCommitter
 from bench.load import MakeWorker, Work, measure
 from bench.phases import Params
 from bench.workload import long_stream, metadata, order_events
 from orders import store
 from orders.events import Event
-from orders.group_commit import AppendRequest, GroupCommitter
 
 _RAW_INSERT = (
     "INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata)"

@@ -144,7 +144,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "expire-unpaid-orders": {
-        "task": "orders.tasks.expire_unpaid_orders",
+        "task": "projections.expiry.expire_unpaid_orders",
         "schedule": env.float("EXPIRE_ORDERS_INTERVAL", default=60.0),
     },
 }
@@ -160,7 +160,7 @@ READINESS_CHECKS: dict[str, str] = {
     "database": "config.readiness.check_database",
     "redis": "config.readiness.check_redis",
     "worker": "config.readiness.check_worker",
-    "projections": "config.readiness.check_projections",
+    "projections": "projections.readiness.check_projections",
     "backups": "recovery.readiness.check_backups",  # the newest backup against BACKUP_RPO_TARGET
 }
 READINESS_CHECK_TIMEOUT: float = env.float("READINESS_CHECK_TIMEOUT", default=2.0)

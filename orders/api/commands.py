@@ -1,7 +1,10 @@
-"""Command endpoints: parse the body, build the command, dispatch it through the bus, respond."""
+"""Command endpoints: parse the body, build the command, dispatch it through the bus (with the request's
+Idempotency-Key as the bus's idempotency step), and answer the order as the write side now sees it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,9 +15,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.request_context import correlation_id
 from orders import commands as c
+from orders.api import idempotency
 from orders.api import serializers as s
-from orders.api.responses import CONSISTENCY_HEADER, run_command
+from orders.api.idempotency import StoredResponse
+from orders.api.representation import WrittenOrder, represent
+from orders.commands import Command
+from orders.consistency import CONSISTENCY_HEADER, consistency_token
+from orders.handlers import DispatchResult, dispatch, dispatch_idempotent
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
@@ -23,6 +32,41 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     required=False,
     description="Up to 255 characters, per user, kept 24 h: the same key and request replays the response.",
 )
+
+
+def respond_to_command(request: Request, command: Command, *, status: int = 200) -> Response:
+    """Dispatch ``command`` as the request's user; answer the order as the write side now sees it."""
+    return respond(request, command, answer=partial(_order_answer, user=request.user, status=status))
+
+
+def respond(
+    request: Request, command: Command, *, answer: Callable[[DispatchResult], StoredResponse]
+) -> Response:
+    """Dispatch ``command`` for ``request`` and answer with ``answer(result)``; with an Idempotency-Key
+    the answer is remembered in the command's transaction, and a repeat replays it."""
+    key = idempotency.request_key(request)
+    if key is None:
+        result = dispatch(command, actor=request.user, correlation_id=correlation_id(request))
+        stored, replayed = answer(result), False
+    else:
+        outcome = dispatch_idempotent(
+            command,
+            actor=request.user,
+            correlation_id=correlation_id(request),
+            idempotency=idempotency.KeyedRequest(request, key, answer=answer),
+        )
+        stored, replayed = outcome.value, outcome.replayed
+    response = Response(stored.body, status=stored.status, headers=stored.headers)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _order_answer(result: DispatchResult, *, user: Any, status: int) -> StoredResponse:
+    # A command that changed nothing (a repeated payment) still names the state it answers with.
+    token = consistency_token(result.events or result.history[-1:])
+    body = represent(WrittenOrder.of(result.order, result.history), user)
+    return StoredResponse(status=status, body=body, headers={CONSISTENCY_HEADER: token or ""})
 
 
 class CommandView(APIView):
@@ -41,7 +85,7 @@ class CommandView(APIView):
         serializer = self.input_for(request)(data=request.data if request.data is not None else {})
         serializer.is_valid(raise_exception=True)
         command = self.command(request, serializer.validated_data, **kwargs)
-        return run_command(request, command, status=self.status_code)
+        return respond_to_command(request, command, status=self.status_code)
 
 
 def command_endpoint(input_serializer: type[serializers.Serializer], *, status: int = 200) -> Any:

@@ -1,8 +1,7 @@
-"""Serializer fields of the API: money as strings with two decimals, strict objects."""
+"""Serializer fields of the API: money as strings with two decimals, times kept as text."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,15 +42,3 @@ class TimestampField(serializers.DateTimeField):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return super().to_representation(value)
-
-
-class StrictSerializer(serializers.Serializer):
-    """A JSON object; fields not listed here are rejected."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["expected a JSON object"]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
-        return super().to_internal_value(data)

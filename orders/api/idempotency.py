@@ -1,10 +1,10 @@
 """Idempotency-Key for write requests (SPEC §6).
 
 The same key and the same request replay the stored response; the same key with another request is
-refused (422); a second request while the first still runs is refused (409). The key is taken and the
-record written in the command's own transaction, through the bus's ``guard`` and ``on_success`` hooks:
-a key is remembered exactly when its command took effect, and a command that was rejected can be
-retried with the same key.
+refused (422); a second request while the first still runs is refused (409). ``KeyedRequest`` is the
+bus's idempotency step (``dispatch_idempotent``): the key is taken first and the record written last in
+the command's own transaction, so a key is remembered exactly when its command took effect, and a
+command that was rejected can be retried with the same key.
 
 "In flight" is a transaction-scoped advisory lock on (user, key): the first request holds it until it
 commits, a concurrent one fails to take it at once.
@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from config.errors import ConcurrencyConflict, IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
 from config.prepared import prepared_cursor
 from orders.events import ERASED
-from orders.handlers import AlreadyHandled
+from orders.handlers import DispatchResult
 from orders.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -60,39 +60,37 @@ def fingerprint(request: Request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_once(
-    request: Request,
-    key: str,
-    execute: Callable[[Callable[[], None], Callable[[StoredResponse], None]], StoredResponse],
-) -> tuple[StoredResponse, bool]:
-    """Run ``execute`` unless this key already ran; return the response and whether it is a replay.
+class KeyedRequest:
+    """One request's Idempotency-Key as the bus's ``Idempotency`` step: ``claim`` takes the key (or
+    refuses) and finds a remembered answer; ``remember`` builds the answer with ``answer`` and stores it."""
 
-    ``execute(claim, remember)`` dispatches the command with ``claim`` as the bus's guard (first thing
-    in the command's transaction: take the key, or raise ``AlreadyHandled`` with the stored response)
-    and calls ``remember`` in that transaction with the response to store. One transaction, so a lost
-    race is retried by the bus with the key taken again, and a duplicate that won meanwhile replays.
-    """
-    user_id, print_ = request.user.pk, fingerprint(request)
+    def __init__(
+        self, request: Request, key: str, *, answer: Callable[[DispatchResult], StoredResponse]
+    ) -> None:
+        self.user_id, self.key, self.fingerprint = request.user.pk, key, fingerprint(request)
+        self.answer = answer
 
-    def claim() -> None:
-        _lock_or_refuse(user_id, key)
-        record = _stored(user_id, key)
+    def claim(self) -> StoredResponse | None:
+        _lock_or_refuse(self.user_id, self.key)
+        record = _stored(self.user_id, self.key)
         if record is not None and record.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
             IdempotencyRecord.objects.filter(pk=record.id).delete()  # expired, not yet swept by the beat task
             record = None
-        if record is not None:
-            if record.fingerprint != print_:
-                raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
-            raise AlreadyHandled(record.response)
+        if record is None:
+            return None
+        if record.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+        return record.response
 
-    def remember(response: StoredResponse) -> None:
+    def remember(self, result: DispatchResult) -> StoredResponse:
+        response = self.answer(result)
         with prepared_cursor() as cursor:
             cursor.execute(
                 _INSERT_SQL,
                 [
-                    user_id,
-                    key,
-                    print_,
+                    self.user_id,
+                    self.key,
+                    self.fingerprint,
                     response.status,
                     json.dumps(response.body),
                     json.dumps(response.headers),
@@ -104,11 +102,7 @@ def run_once(
                 # The customer was erased after this command read their address: run it again from a
                 # fresh load, which reads the address as erased (the bus retries a conflict).
                 raise ConcurrencyConflict("the customer's personal data was erased meanwhile")
-
-    try:
-        return execute(claim, remember), False
-    except AlreadyHandled as replay:
-        return replay.answer, True
+        return response
 
 
 # Plain SQL rather than the ORM, prepared (config.prepared): every write request with a key runs all

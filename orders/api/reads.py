@@ -1,132 +1,23 @@
-"""Read endpoints: served from the read model, or rebuilt from the log for a past state."""
+"""Reads of the write side's own data: an order's events from the log, and the product catalogue.
+The order read model's views are the read side's (projections/api/orders.py)."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import rules
-from django.conf import settings
-from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotFound, ProjectionLagging
-from config.errors import ValidationError as InvalidInput
+from config.errors import NotFound
 from orders import store
 from orders.aggregate import replay
-from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
-from orders.api.filters import OrderCursorPagination, OrderFilter
-from orders.api.queries import visible_orders
-from orders.api.representation import order_representation
-from orders.api.responses import CONSISTENCY_HEADER, represent
-from orders.api.serializers import CreateOrderSerializer, EventSerializer, OrderSerializer, ProductSerializer
+from orders.api.serializers import EventSerializer, ProductSerializer
 from orders.models import Product
-from projections.models import OrderSummary
-from projections.projectors import OrderSummaryProjector
-from projections.status import InvalidToken, wait_until_projected
-
-CONSISTENCY_PARAMETER = OpenApiParameter(
-    CONSISTENCY_HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="A command's token: wait (up to 2 s) until the read model shows that command, else 503.",
-)
-
-
-class ConsistentReadMixin:
-    """Reads that carry X-Consistency-Token wait until the order summaries have caught up with it."""
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        token = request.headers.get(CONSISTENCY_HEADER)
-        if not token:
-            return
-        try:
-            reached = wait_until_projected(
-                token, names=[OrderSummaryProjector.name], timeout=settings.CONSISTENCY_WAIT_SECONDS
-            )
-        except InvalidToken as exc:
-            raise InvalidInput(str(exc), details={CONSISTENCY_HEADER: [str(exc)]}) from None
-        if not reached:
-            raise ProjectionLagging("the read model has not caught up yet; retry shortly")
-
-
-MAX_STREAM_VERSION = 2**31 - 1  # event_log.version is an integer column
-
-
-class PastStateSerializer(serializers.Serializer):
-    as_of = serializers.DateTimeField(required=False)
-    as_of_version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_STREAM_VERSION)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "as_of" in attrs and "as_of_version" in attrs:
-            raise serializers.ValidationError({"as_of": ["give as_of or as_of_version, not both"]})
-        return attrs
-
-
-@extend_schema_view(
-    get=extend_schema(parameters=[CONSISTENCY_PARAMETER]),
-    post=extend_schema(
-        request=CreateOrderSerializer,
-        responses={201: OrderSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
-        description="CreateOrder.",
-    ),
-)
-class OrderCollectionView(ConsistentReadMixin, generics.ListAPIView, CreateOrderView):
-    """``GET`` lists the orders the user may see; ``POST`` creates one (CreateOrder)."""
-
-    serializer_class = OrderSerializer
-    filterset_class = OrderFilter
-    pagination_class = OrderCursorPagination
-
-    def get_queryset(self) -> QuerySet[OrderSummary]:
-        return visible_orders(self.request.user)
-
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """A page of orders, each as ``represent`` shows one (``serializer_class`` documents it)."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        include_notes = rules.has_perm("orders.view_notes", request.user)
-        orders = [order_representation(summary, include_notes=include_notes) for summary in page or []]
-        return self.get_paginated_response(orders)
-
-
-@extend_schema(
-    parameters=[CONSISTENCY_PARAMETER, PastStateSerializer],
-    responses=OrderSerializer,
-    description="The order from the read model; with as_of or as_of_version, its past state rebuilt from "
-    "the log.",
-)
-class OrderDetailView(ConsistentReadMixin, APIView):
-    def get(self, request: Request, order_id: UUID) -> Response:
-        past = PastStateSerializer(data=request.query_params)
-        past.is_valid(raise_exception=True)
-        if past.validated_data:
-            history = store.load(
-                order_id,
-                up_to_version=past.validated_data.get("as_of_version"),
-                up_to_time=past.validated_data.get("as_of"),
-            )
-            summary = OrderSummaryProjector().fold(history)
-            if summary is None or not rules.has_perm("orders.view_order", request.user, summary):
-                raise NotFound("order not found")
-            wanted = past.validated_data.get("as_of_version")
-            if wanted is not None and history[-1].version < wanted:  # never the present posing as the past
-                raise NotFound(
-                    f"the order has no version {wanted} yet",
-                    details={"as_of_version": [f"at most {summary.version}"]},
-                )
-        else:
-            summary = visible_orders(request.user).filter(pk=order_id).first()
-            if summary is None:
-                raise NotFound("order not found")
-        return Response(represent(summary, request.user))
 
 
 class OrderEventsView(APIView):

@@ -1,4 +1,8 @@
-"""The order representation of SPEC §6, built straight from an order summary.
+"""The order representation of SPEC §6: one builder for command answers and reads alike.
+
+It reads an order document: the read model's order summary, or ``WrittenOrder`` — the order as the
+write side holds it after a command, with the same attribute names — so a command answers from its own
+state and never folds the events a second time through the read side.
 
 ``OrderSerializer`` documents this shape (OpenAPI) and is its reference. Building the same dict here
 skips DRF's per-instance field machinery (deep copies of every declared field, one serializer per
@@ -9,14 +13,107 @@ checks the two agree on every kind of order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+import rules
 from rest_framework import serializers
 
+from orders.aggregate import Order
 from orders.api.fields import format_money
+from orders.events import OrderNoteAdded
+from orders.store import RecordedEvent
 
 _TIME = serializers.DateTimeField()  # DRF's formatting: ISO 8601 in TIME_ZONE, "Z" for UTC
+
+
+def represent(document: Any, user: Any) -> dict[str, Any]:
+    """The representation for ``user``: notes only for those who may see them."""
+    return order_representation(document, include_notes=rules.has_perm("orders.view_notes", user))
+
+
+@dataclass(frozen=True)
+class WrittenOrder:
+    """An order document from the aggregate: what the read model's summary will hold once projected."""
+
+    id: UUID
+    number: str
+    customer_id: int | None
+    status: str
+    payment_status: str
+    fulfillment_status: str
+    currency: str
+    lines: list[dict[str, Any]]
+    shipping_address: dict[str, str] | None
+    subtotal: int
+    total: int
+    amount_paid: int
+    amount_refunded: int
+    shipments: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    version: int
+    created_at: datetime | None
+    placed_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, order: Order, history: Sequence[RecordedEvent]) -> WrittenOrder:
+        """``history`` is the order's stream: a note's author is in its event's metadata."""
+        authors = {
+            r.event.note_id: r.metadata.get("actor") for r in history if isinstance(r.event, OrderNoteAdded)
+        }
+        return cls(
+            id=order.id,
+            number=order.number,
+            customer_id=order.customer_id,
+            status=order.status,
+            payment_status=order.payment_status,
+            fulfillment_status=order.fulfillment_status,
+            currency=order.currency,
+            lines=[
+                {
+                    "sku": line.sku,
+                    "name": line.name,
+                    "unit_price": line.unit_price,
+                    "quantity": line.quantity,
+                    "line_total": line.total,
+                    "shipped_quantity": line.shipped_quantity,
+                }
+                for line in order.lines.values()
+            ],
+            shipping_address=order.shipping_address,
+            subtotal=order.subtotal,
+            total=order.total,
+            amount_paid=order.amount_paid,
+            amount_refunded=order.amount_refunded,
+            shipments=[
+                {
+                    "id": shipment.id,
+                    "lines": shipment.lines,
+                    "carrier": shipment.carrier,
+                    "tracking_number": shipment.tracking_number,
+                    "dispatched_at": shipment.dispatched_at,
+                    "delivered_at": shipment.delivered_at,
+                }
+                for shipment in order.shipments.values()
+            ],
+            notes=[
+                {
+                    "id": note.id,
+                    "text": note.text,
+                    "author": authors.get(note.id),
+                    "created_at": note.created_at,
+                }
+                for note in order.notes
+            ],
+            version=order.version,
+            created_at=order.created_at,
+            placed_at=order.placed_at,
+            updated_at=order.updated_at,
+        )
 
 
 def order_representation(summary: Any, *, include_notes: bool) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.serializers import StrictSerializer
 from orders.aggregate import ADDRESS_FIELDS, MAX_LINE_QUANTITY, MAX_NOTE_LENGTH, MAX_TEXT_LENGTH
-from orders.api.fields import MoneyField, StrictSerializer, TimestampField
+from orders.api.fields import MoneyField, TimestampField
 from orders.models import Product
 
 

@@ -4,8 +4,6 @@ from orders.api import commands, reads
 
 urlpatterns = [
     path("products/", reads.ProductListView.as_view(), name="product-list"),
-    path("orders/", reads.OrderCollectionView.as_view(), name="order-list"),
-    path("orders/<uuid:order_id>/", reads.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<uuid:order_id>/events/", reads.OrderEventsView.as_view(), name="order-events"),
     path("orders/<uuid:order_id>/lines/", commands.AddLineView.as_view(), name="order-lines"),
     path("orders/<uuid:order_id>/lines/<str:sku>/", commands.LineView.as_view(), name="order-line"),

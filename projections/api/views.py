@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
 from config.errors import NotFound
-from orders.api.fields import MoneyField, StrictSerializer
+from config.serializers import StrictSerializer
+from orders.api.fields import MoneyField
 from projections import runner
 from projections.models import DailySales
 from projections.projectors import PROJECTORS

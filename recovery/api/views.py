@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -11,13 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
-from config.request_context import correlation_id
-from orders.api import idempotency
-from orders.api.commands import IDEMPOTENCY_PARAMETER
-from orders.api.responses import CONSISTENCY_HEADER
+from orders.api.commands import IDEMPOTENCY_PARAMETER, respond
+from orders.api.idempotency import StoredResponse
+from orders.commands import EraseCustomerData
+from orders.consistency import CONSISTENCY_HEADER, consistency_token
 from orders.handlers import DispatchResult
-from projections.status import consistency_token
-from recovery.erasure import erase_customer
 
 
 class EraseCustomerView(APIView):
@@ -39,39 +37,11 @@ class EraseCustomerView(APIView):
         f"The {CONSISTENCY_HEADER} header lets a read wait until the read model shows the erasure.",
     )
     def post(self, request: Request, customer_id: int) -> Response:
-        key = idempotency.request_key(request)
-
-        def execute(claim: Any = None, remember: Any = None) -> idempotency.StoredResponse:
-            answered: list[idempotency.StoredResponse] = []
-
-            def on_success(result: DispatchResult) -> None:  # inside the erasure's transaction
-                response = _response_for(customer_id, result)
-                answered.append(response)
-                if remember is not None:
-                    remember(response)
-
-            erase_customer(
-                customer_id,
-                actor=request.user,
-                correlation_id=correlation_id(request),
-                guard=claim,
-                on_success=on_success,
-            )
-            return answered[-1]
-
-        if key is None:
-            stored, replayed = execute(), False
-        else:
-            stored, replayed = idempotency.run_once(request, key, execute)
-        response = Response(stored.body, status=stored.status, headers=stored.headers)
-        if replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        command = EraseCustomerData(customer_id=customer_id)
+        return respond(request, command, answer=partial(_response_for, customer_id))
 
 
-def _response_for(customer_id: int, result: DispatchResult) -> idempotency.StoredResponse:
+def _response_for(customer_id: int, result: DispatchResult) -> StoredResponse:
     token = consistency_token(result.events)
     body = {"customer": customer_id, "erased": True, "already_erased": not result.events}
-    return idempotency.StoredResponse(
-        status=200, body=body, headers={CONSISTENCY_HEADER: token} if token else {}
-    )
+    return StoredResponse(status=200, body=body, headers={CONSISTENCY_HEADER: token} if token else {})

@@ -10,10 +10,11 @@ import pytest
 from django.test import Client
 
 from accounts.roles import Role
-from orders import admin_actions, store
 from orders import commands as c
+from orders import store
 from orders.handlers import dispatch
 from orders.models import Product
+from projections.admin import commands as admin_commands
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector
 from tests.conftest import ADDRESS
@@ -25,7 +26,7 @@ PASSWORD = "A-long-test-passphrase-42"  # tests.conftest.make_user's
 def no_read_model_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside a test's transaction the projections cannot see its events, so do not wait for them;
     tests with ``transaction=True`` that check the synchronous refresh raise this again."""
-    monkeypatch.setattr(admin_actions, "READ_MODEL_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(admin_commands, "READ_MODEL_WAIT_SECONDS", 0.0)
 
 
 @pytest.fixture

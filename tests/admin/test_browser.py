@@ -15,8 +15,8 @@ import pytest
 from django.conf import settings
 
 from accounts.roles import Role
-from orders import admin_actions
 from orders.models import StoredEvent
+from projections.admin import commands as admin_commands
 from tests.admin.conftest import PASSWORD
 from tests.conftest import project_everything
 
@@ -72,7 +72,7 @@ def test_fulfillment_ships_a_paid_order(
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    monkeypatch.setattr(admin_actions, "READ_MODEL_WAIT_SECONDS", 5.0)
+    monkeypatch.setattr(admin_commands, "READ_MODEL_WAIT_SECONDS", 5.0)
     order_id = make_order("paid", project=False)
     project_everything()
     clerk = make_user(Role.FULFILLMENT, username="fran")

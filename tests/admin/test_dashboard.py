@@ -10,6 +10,7 @@ from django.test import Client
 
 from projections import dashboard
 from projections.dashboard import BackupRecoveryPoint, duration_text
+from recovery.dashboard import backup_recovery_point
 from tests.conftest import project_everything
 
 
@@ -54,11 +55,11 @@ def test_managers_see_the_backups_measured_rpo(
     users: dict[str, Any], client_as: Callable[[Any], Client], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = client_as(users["manager"])
-    monkeypatch.setattr(dashboard, "backup_recovery_point", lambda: None)
+    monkeypatch.setattr(dashboard, "BACKUP_FIGURE", [lambda: None])
     assert "no backups yet" in tile(client.get("/admin/").content.decode(), "backup")
 
     point = BackupRecoveryPoint(rpo_seconds=125, uncovered_events=7, newest_age_seconds=3600, late=False)
-    monkeypatch.setattr(dashboard, "backup_recovery_point", lambda: point)
+    monkeypatch.setattr(dashboard, "BACKUP_FIGURE", [lambda: point])
     html = client.get("/admin/").content.decode()
     assert "2 min 5 s, 7 events in no backup" in tile(html, "backup")
     assert "newest backup 1 h ago" in tile(html, "backup")
@@ -67,7 +68,11 @@ def test_managers_see_the_backups_measured_rpo(
 
 @pytest.mark.django_db
 def test_the_backups_recovery_point_without_a_backup_is_none() -> None:
-    assert dashboard.backup_recovery_point() is None  # no recovery app, or no backup recorded yet
+    assert backup_recovery_point() is None  # no backup recorded yet
+
+
+def test_recovery_hands_its_backup_figure_to_the_dashboard_at_start_up() -> None:
+    assert [backup_recovery_point] == dashboard.BACKUP_FIGURE
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.predicates import is_manager, is_staff_member
 from orders import commands as c
 from orders import events as e
 from orders import store
-from orders.admin_display import HIDDEN_NOTE, visible_payload
+from orders.admin.display import HIDDEN_NOTE, visible_payload
 from orders.handlers import dispatch
 from orders.models import StoredEvent
-from orders.rules import is_manager, is_staff_member
 from projections.models import OrderSummary
 from tests.admin.conftest import materialize
 
@@ -274,3 +274,26 @@ def test_the_list_costs_the_same_queries_for_few_or_many_events(
     many = list_queries()
 
     assert many == few
+
+
+def test_the_search_by_order_number_walks_its_index(
+    users: dict[str, Any], client_as: Callable[[Any], Client], history: dict[str, Any]
+) -> None:
+    """The number comes from the log's own OrderCreated events; the lookup must match the partial
+    expression index, or every search would read the whole log."""
+    number = OrderSummary.objects.get(id=history["noted"]).number
+    client = client_as(users["fulfillment"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # tiny test tables: make the planner show its hand
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(EVENTS, {"q": number}).status_code == 200
+        search = next(q["sql"] for q in queries.captured_queries if "'number'" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {search}")  # nosec B608  # SQL Django just ran
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_seqscan")
+    assert "Index Scan using event_log_order_number_idx" in plan
+    assert "Index Cond: ((payload ->> 'number'::text) =" in plan  # the number itself is looked up

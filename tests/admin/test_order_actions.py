@@ -11,8 +11,8 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
-from orders import admin_actions
 from orders.models import StoredEvent
+from projections.admin import commands as admin_commands
 from projections.models import OrderSummary, ProjectionCheckpoint
 from tests.admin.conftest import action_url, messages_of, order_url
 from tests.conftest import project_everything, run_in_threads
@@ -190,20 +190,20 @@ def test_two_concurrent_submissions_of_one_refund_form_refund_once(
     project_everything()
     data = {"amount": "5.00", "reason": "scratched", "seen_version": str(len(events_of(order_id)))}
     both_validated = threading.Barrier(2, timeout=20)
-    real_dispatch = admin_actions.dispatch
+    real_dispatch = admin_commands.dispatch
 
     def dispatch_together(*args: Any, **kwargs: Any) -> Any:
         both_validated.wait()
         return real_dispatch(*args, **kwargs)
 
-    monkeypatch.setattr(admin_actions, "dispatch", dispatch_together)
+    monkeypatch.setattr(admin_commands, "dispatch", dispatch_together)
     clients = [client_as(users["finance"]) for _ in range(2)]
 
     responses = run_in_threads(lambda i: clients[i].post(action_url(order_id, "refund"), data), 2)
 
     assert sorted(response.status_code for response in responses) == [200, 302]
     refused = next(response for response in responses if response.status_code == 200)
-    assert admin_actions.STALE_FORM_MESSAGE in messages_of(refused)
+    assert admin_commands.STALE_FORM_MESSAGE in messages_of(refused)
     refunds = StoredEvent.objects.filter(stream_id=order_id, event_type="RefundIssued")
     assert refunds.count() == 1
     # The page that refused shows the order after the refund, with a form for that version.
@@ -271,7 +271,7 @@ def test_after_a_command_the_list_shows_the_new_state_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The admin catches the order-summary projection up in the request (SPEC §4: one runner at a time)."""
-    monkeypatch.setattr(admin_actions, "READ_MODEL_WAIT_SECONDS", 5.0)
+    monkeypatch.setattr(admin_commands, "READ_MODEL_WAIT_SECONDS", 5.0)
     order_id = make_order("paid", project=False)
     project_everything()
     client = client_as(users["fulfillment"])
@@ -293,7 +293,7 @@ def test_a_failed_projection_is_reported_after_the_command(
     make_order: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(admin_actions, "READ_MODEL_WAIT_SECONDS", 5.0)
+    monkeypatch.setattr(admin_commands, "READ_MODEL_WAIT_SECONDS", 5.0)
     order_id = make_order("paid", project=False)
     project_everything()
     ProjectionCheckpoint.objects.filter(name="order_summary").update(

@@ -27,7 +27,7 @@ from config.errors import ValidationError as DomainValidationError
 from orders import commands as c
 from orders import events as e
 from orders import store
-from orders.handlers import UnknownCommand, dispatch
+from orders.handlers import UnknownCommand, dispatch, dispatch_idempotent
 from orders.models import Product, StoredEvent
 from orders.signals import events_committed
 from tests.conftest import ADDRESS, run_in_threads
@@ -245,19 +245,51 @@ def test_an_unregistered_command_type_is_a_clear_error(customer: Any) -> None:
         dispatch(Teleport(order_id=uuid4()), actor=customer)
 
 
-def test_the_success_hook_runs_inside_the_transaction(
+class Remembering:
+    """An idempotency step that remembers in memory, or fails at ``remember`` when told to."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail, self.remembered, self.claims = fail, None, 0
+
+    def claim(self) -> Any:
+        self.claims += 1
+        return self.remembered
+
+    def remember(self, result: Any) -> Any:
+        assert result.events  # after the append
+        if self.fail:
+            raise RuntimeError("idempotency store unavailable")
+        self.remembered = f"version {result.order.version}"
+        return self.remembered
+
+
+def test_the_idempotency_step_remembers_inside_the_transaction(
     customer: Any, placed_order: Callable[..., Any], manager: Any
 ) -> None:
     order_id = placed_order()
     before = snapshot()
 
-    def failing_hook(result: Any) -> None:
-        assert result.events
-        raise RuntimeError("idempotency store unavailable")
-
     with pytest.raises(RuntimeError):
-        dispatch(c.AddNote(order_id=order_id, text="x"), actor=manager, on_success=failing_hook)
+        dispatch_idempotent(
+            c.AddNote(order_id=order_id, text="x"), actor=manager, idempotency=Remembering(fail=True)
+        )
     assert snapshot() == before
+
+
+def test_a_claimed_request_replays_what_was_remembered_and_writes_nothing(
+    placed_order: Callable[..., Any], manager: Any
+) -> None:
+    order_id = placed_order()
+    step = Remembering()
+
+    first = dispatch_idempotent(c.AddNote(order_id=order_id, text="x"), actor=manager, idempotency=step)
+    before = snapshot()
+    again = dispatch_idempotent(c.AddNote(order_id=order_id, text="x"), actor=manager, idempotency=step)
+
+    assert (first.value, first.replayed) == ("version 5", False)
+    assert (again.value, again.replayed) == ("version 5", True)
+    assert snapshot() == before
+    assert step.claims == 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,12 +18,13 @@ from django.db import transaction
 from orders import commands as c
 from orders import events as e
 from orders import store
+from orders.consistency import consistency_token
 from orders.handlers import dispatch
 from orders.models import Product
 from projections import runner
 from projections.models import DailySales, OrderSummary, ProjectionCheckpoint
 from projections.projectors import PROJECTORS, OrderSummaryProjector, ProjectionError
-from projections.status import consistency_token, has_reached, projection_status, wait_until_projected
+from projections.status import has_reached, projection_status, wait_until_projected
 from tests.conftest import ADDRESS, run_in_threads
 from tests.projections.workload import (
     assert_read_model_matches_write_side,
@@ -195,7 +196,7 @@ def test_a_poison_event_stops_only_its_projection_until_fixed(monkeypatch: pytes
         if event.stream_id in self.rows:
             original(self, event)
 
-    monkeypatch.setattr(OrderSummaryProjector, "on_shipment_delivered", fixed)
+    monkeypatch.setitem(OrderSummaryProjector.handlers, "ShipmentDelivered", fixed)
     runner.retry("order_summary")
     assert runner.catch_up(OrderSummaryProjector)[0] is runner.Outcome.IDLE
     resumed = OrderSummary.objects.get(pk=good)

@@ -28,9 +28,9 @@ from accounts.roles import Role
 from accounts.services import create_user
 from orders import commands as c
 from orders import store
-from orders.api import responses
+from orders.api import commands as command_api
 from orders.events import ERASED, CustomerDataErased, customer_stream_id
-from orders.handlers import dispatch
+from orders.handlers import dispatch, dispatch_idempotent
 from orders.models import IdempotencyRecord
 from projections.models import CustomerStats, DailySales, OrderSummary
 from projections.rebuild import rebuild
@@ -290,6 +290,23 @@ def decryptable_with_the_master_key(customer_id: int) -> list[Any]:
     return opened
 
 
+class HeldOpen:
+    """The bus's idempotency step as a test seam: after the append (and the wrapped step's own
+    ``remember``) it holds the command's transaction open until ``release`` is set."""
+
+    def __init__(self, holding: threading.Event, release: threading.Event, *, inner: Any = None) -> None:
+        self.holding, self.release, self.inner = holding, release, inner
+
+    def claim(self) -> Any:
+        return None if self.inner is None else self.inner.claim()
+
+    def remember(self, result: Any) -> Any:
+        answer = None if self.inner is None else self.inner.remember(result)
+        self.holding.set()
+        assert self.release.wait(20)
+        return answer
+
+
 def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer_can_be_read(
     victim: Any, make_user: Callable[..., Any], make_product: Callable[..., Any], monkeypatch: Any
 ) -> None:
@@ -299,28 +316,20 @@ def test_an_erasure_waits_for_the_writers_in_flight_then_nothing_of_the_customer
     holding = {"create": threading.Event(), "keyed": threading.Event()}
     may_commit = threading.Event()
 
-    def hold(name: str, then: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
-        def on_success(result: Any) -> None:  # the last step inside the command's transaction
-            if then is not None:
-                then(result)
-            holding[name].set()
-            assert may_commit.wait(20)
-
-        return on_success
-
-    real_dispatch = responses.dispatch
+    real_dispatch = command_api.dispatch_idempotent
 
     def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:  # the API's dispatch, held after the record
-        return real_dispatch(command, **{**kwargs, "on_success": hold("keyed", kwargs["on_success"])})
+        held = HeldOpen(holding["keyed"], may_commit, inner=kwargs["idempotency"])
+        return real_dispatch(command, **{**kwargs, "idempotency": held})
 
-    monkeypatch.setattr(responses, "dispatch", dispatch_and_hold)
+    monkeypatch.setattr(command_api, "dispatch_idempotent", dispatch_and_hold)
     created_order = uuid4()
 
     def create_order() -> Any:
         command = c.CreateOrder(
             order_id=created_order, customer_id=victim.pk, lines={sku: 1}, shipping_address=ADDRESS
         )
-        return dispatch(command, actor=victim, on_success=hold("create"))
+        return dispatch_idempotent(command, actor=victim, idempotency=HeldOpen(holding["create"], may_commit))
 
     def keyed_request() -> Any:
         client = APIClient()
@@ -396,17 +405,13 @@ def test_a_keyed_request_in_flight_leaves_no_address_in_its_idempotency_record(
     address: the record alone must hold the erasure back."""
     manager, sku = make_user(Role.MANAGER), make_product().sku
     holding, may_commit = threading.Event(), threading.Event()
-    real_dispatch = responses.dispatch
+    real_dispatch = command_api.dispatch_idempotent
 
     def dispatch_and_hold(command: Any, **kwargs: Any) -> Any:
-        def remember_then_hold(result: Any) -> None:
-            kwargs["on_success"](result)
-            holding.set()
-            assert may_commit.wait(20)
+        held = HeldOpen(holding, may_commit, inner=kwargs["idempotency"])
+        return real_dispatch(command, **{**kwargs, "idempotency": held})
 
-        return real_dispatch(command, **{**kwargs, "on_success": remember_then_hold})
-
-    monkeypatch.setattr(responses, "dispatch", dispatch_and_hold)
+    monkeypatch.setattr(command_api, "dispatch_idempotent", dispatch_and_hold)
     writer, answered = in_background(lambda: add_line_with_a_key(victim, victims_order, sku, "add-1"))
     assert holding.wait(10)
     eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager))
@@ -432,11 +437,9 @@ def test_writers_that_wait_for_an_erasure_see_it_when_it_commits(
     manager, sku = make_user(Role.MANAGER), make_product().sku
     holding, may_commit = threading.Event(), threading.Event()
 
-    def hold(result: Any) -> None:
-        holding.set()
-        assert may_commit.wait(20)
-
-    eraser, erased = in_background(lambda: erase_customer(victim.pk, actor=manager, on_success=hold))
+    erasure = c.EraseCustomerData(customer_id=victim.pk)
+    held = HeldOpen(holding, may_commit)
+    eraser, erased = in_background(lambda: dispatch_idempotent(erasure, actor=manager, idempotency=held))
     assert holding.wait(10)
     late_order = uuid4()
     creator, created = in_background(

@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from orders import commands as c
-from orders.api import idempotency
-from orders.handlers import dispatch
+from orders.api import commands as command_api
+from orders.handlers import dispatch, dispatch_idempotent
 from orders.models import StoredEvent
 
 pytestmark = pytest.mark.django_db
@@ -41,11 +41,11 @@ def order_id(customer: Any) -> UUID:
 def _lose_the_answer(original: Callable[..., Any]) -> Callable[..., Any]:
     """The command commits, then the connection drops before the client hears of it."""
 
-    def run_once(*args: Any, **kwargs: Any) -> Any:
+    def dispatch_idempotent(*args: Any, **kwargs: Any) -> Any:
         original(*args, **kwargs)
         raise OperationalError("server closed the connection unexpectedly")
 
-    return run_once
+    return dispatch_idempotent
 
 
 @pytest.mark.parametrize("committed", [False, True], ids=["before-commit", "after-commit"])
@@ -54,9 +54,10 @@ def test_a_lost_database_answers_503_and_the_retry_applies_the_command_once(
 ) -> None:
     path, key = f"/api/orders/{order_id}/notes/", {"HTTP_IDEMPOTENCY_KEY": "note-1"}
     if committed:
-        failure = mock.patch.object(idempotency, "run_once", _lose_the_answer(idempotency.run_once))
+        failure = mock.patch.object(command_api, "dispatch_idempotent", _lose_the_answer(dispatch_idempotent))
     else:
-        failure = mock.patch("orders.api.responses.dispatch", side_effect=OperationalError("connection lost"))
+        lost = OperationalError("connection lost")
+        failure = mock.patch.object(command_api, "dispatch_idempotent", side_effect=lost)
     with failure:
         response = manager_client.post(path, {"text": "call the customer"}, format="json", **key)
 
@@ -72,7 +73,7 @@ def test_a_lost_database_answers_503_and_the_retry_applies_the_command_once(
 
 
 def test_an_interface_error_is_a_503_too(manager_client: APIClient, order_id: UUID) -> None:
-    with mock.patch("orders.api.responses.dispatch", side_effect=InterfaceError("connection already closed")):
+    with mock.patch.object(command_api, "dispatch", side_effect=InterfaceError("connection already closed")):
         response = manager_client.post(f"/api/orders/{order_id}/notes/", {"text": "x"}, format="json")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "database_unavailable"

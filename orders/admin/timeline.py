@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from config.admin_base import when
 from orders import events as e
-from orders.admin_display import HIDDEN_NOTE, actor_labels, money, when
+from orders.admin.display import HIDDEN_NOTE, actor_labels, money
 from orders.store import RecordedEvent
 
 

@@ -12,8 +12,8 @@ from orders import commands as c
 from orders import store
 from orders.handlers import dispatch
 from orders.models import Product
-from orders.tasks import expire_unpaid_orders
 from projections import runner
+from projections.expiry import expire_unpaid_orders
 from projections.models import OrderSummary
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,12 +15,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import ApplicationError
-from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
-from projections import guard, runner
+from orders.admin.display import money
+from projections import guard, runner, tasks
 from projections.horizon import horizon_holder
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
 from projections.projectors import PROJECTORS
+from projections.rebuild import request_rebuild, withdraw_rebuild_request
 from projections.status import ProjectionStatus, projection_status
 
 logger = logging.getLogger(__name__)
@@ -93,9 +95,6 @@ class CustomerStatsAdmin(ReadOnlyAdmin):
 
 @admin.action(description="Rebuild from the event log (in the background)", permissions=["manage"])
 def rebuild(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
-    from projections.rebuild import request_rebuild, withdraw_rebuild_request
-    from projections.tasks import rebuild_projection
-
     for checkpoint in queryset:
         try:
             request_rebuild(checkpoint.name)
@@ -103,7 +102,7 @@ def rebuild(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
             messages.error(request, f"Not rebuilding {checkpoint.name}: {refused.message}.")
             continue
         try:
-            rebuild_projection.delay(checkpoint.name)
+            tasks.rebuild_projection.delay(checkpoint.name)
         except Exception:  # the broker is down: say so instead of a 500
             withdraw_rebuild_request(checkpoint.name)
             logger.warning("could not queue the rebuild of %s", checkpoint.name, exc_info=True)
@@ -118,8 +117,6 @@ def rebuild(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
 
 @admin.action(description="Retry failed projections", permissions=["manage"])
 def retry(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
-    from projections.tasks import nudge
-
     failed = [cp.name for cp in queryset if cp.state == ProjectionCheckpoint.State.FAILED]
     for name in failed:
         runner.retry(name)
@@ -127,7 +124,7 @@ def retry(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
         messages.warning(request, "None of the selected projections has failed.")
         return
     try:
-        nudge()
+        tasks.nudge()
     except Exception:
         logger.warning("could not nudge the projections; beat will", exc_info=True)
     messages.success(request, f"Retrying {', '.join(failed)}: they resume at the event they stopped at.")

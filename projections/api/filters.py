@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
+
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from django_filters import rest_framework as filters
@@ -7,21 +10,18 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
+from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
 from projections.models import OrderSummary
 
-STATUSES = ["draft", "placed", "completed", "cancelled", "expired"]
-PAYMENT_STATUSES = ["unpaid", "partially_paid", "paid", "partially_refunded", "refunded"]
-FULFILLMENT_STATUSES = ["unfulfilled", "partially_shipped", "shipped", "delivered"]
 
-
-def _choices(values: list[str]) -> list[tuple[str, str]]:
-    return [(value, value) for value in values]
+def _choices(values: Iterable[StrEnum]) -> list[tuple[str, str]]:
+    return [(value.value, value.value) for value in values]
 
 
 class OrderFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=_choices(STATUSES))
-    payment_status = filters.ChoiceFilter(choices=_choices(PAYMENT_STATUSES))
-    fulfillment_status = filters.ChoiceFilter(choices=_choices(FULFILLMENT_STATUSES))
+    status = filters.ChoiceFilter(choices=_choices(ORDER_STATUSES))
+    payment_status = filters.ChoiceFilter(choices=_choices(PaymentStatus))
+    fulfillment_status = filters.ChoiceFilter(choices=_choices(FulfillmentStatus))
     customer = filters.NumberFilter(field_name="customer_id", min_value=1)
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

@@ -7,10 +7,10 @@ from uuid import uuid4
 import pytest
 from django.db import transaction
 
+from bench.group_commit import AppendRequest, GroupCommitter, append_many
 from config.errors import ConcurrencyConflict
 from orders import events as e
 from orders import store
-from orders.group_commit import AppendRequest, GroupCommitter, append_many
 from tests.conftest import run_in_threads
 
 # append_many commits its own transaction, so these tests cannot run inside the test's transaction.

@@ -1,7 +1,7 @@
 """The write side in the admin: the event log (read-only), products, idempotency keys (read-only).
 
 Orders themselves are shown from their read model and changed through commands: see
-``projections.admin`` and ``orders.admin_actions``.
+``projections.admin`` and ``orders.admin.actions``.
 """
 
 from __future__ import annotations
@@ -13,22 +13,17 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.roles import STAFF_ROLES
+from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from orders import store
-from orders.admin_display import (
-    LabelledChangeList,
-    ReadOnlyAdmin,
-    actor_labels,
-    pretty_json,
-    visible_payload,
-    when,
-)
-from orders.admin_products import ProductAdmin
+from orders.admin.display import actor_labels, pretty_json, visible_payload
+from orders.admin.products import ProductAdmin
 from orders.events import EVENT_TYPES
 from orders.models import IdempotencyRecord, StoredEvent
 
@@ -149,8 +144,6 @@ class EventLogAdmin(ReadOnlyAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        from projections.models import OrderSummary
-
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -158,16 +151,14 @@ class EventLogAdmin(ReadOnlyAdmin):
             return queryset.filter(stream_id=stream), False
         if term.isdigit():
             return queryset.filter(position=int(term)), False
-        streams = OrderSummary.objects.filter(number__iexact=term).values("id")
+        streams = _created().alias(number=_NUMBER).filter(number=term.upper()).values("stream_id")
         return queryset.filter(stream_id__in=streams), False
 
     def label_page(self, events: list[StoredEvent]) -> None:
         """Actor names and order numbers for a page of events: two queries, whatever the page size."""
-        from projections.models import OrderSummary
-
         labels = actor_labels(event.metadata.get("actor") for event in events)
         numbers = dict(
-            OrderSummary.objects.filter(id__in={e.stream_id for e in events}).values_list("id", "number")
+            _created().filter(stream_id__in={e.stream_id for e in events}).values_list("stream_id", _NUMBER)
         )
         for event in events:
             event.actor_label = labels.get(event.metadata.get("actor"), "-")
@@ -249,6 +240,14 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="response headers")
     def headers_json(self, record: IdempotencyRecord) -> SafeString:
         return pretty_json(record.response_headers)
+
+
+_NUMBER = KeyTextTransform("number", "payload")  # as event_log_order_number_idx indexes it
+
+
+def _created() -> QuerySet[StoredEvent]:
+    """The log's OrderCreated events, where order numbers are written (the write side's own record)."""
+    return StoredEvent.objects.filter(event_type="OrderCreated")
 
 
 def _uuid(value: str) -> UUID | None:

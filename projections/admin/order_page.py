@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orders.admin_display import actor_labels, money, when
-from orders.admin_timeline import timeline
+from config.admin_base import when
+from orders.admin.display import actor_labels, money
+from orders.admin.timeline import timeline
 from orders.store import RecordedEvent
 from projections.models import OrderSummary
 

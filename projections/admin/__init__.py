@@ -1,13 +1,13 @@
 """Orders in the admin, shown from their read model and changed only through commands.
 
 The list and the detail read ``OrderSummary`` (never edited here); the detail adds the order's event
-timeline from the log. The actions (``orders.admin_actions``) are per-order pages with a small form
-that dispatch a command as the signed-in user. Sales reports and projections: ``admin_operations``.
+timeline from the log. The actions (``orders.admin.actions``) are per-order pages with a small form
+that dispatch a command as the signed-in user. Sales reports and projections: ``operations``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -21,24 +21,19 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import StaleVersion
 from orders import store
-from orders.admin_actions import (
-    ACTIONS,
-    STALE_FORM_MESSAGE,
-    OrderAction,
-    actions_for,
-    current_order,
-    run_command,
-)
-from orders.admin_display import LabelledChangeList, ReadOnlyAdmin, money, when
-from orders.api.filters import FULFILLMENT_STATUSES, PAYMENT_STATUSES, STATUSES
-from orders.api.queries import visible_orders
-from projections import admin_operations
-from projections.admin_order_page import order_sections
+from orders.admin.actions import ACTIONS, OrderAction, actions_for, current_order
+from orders.admin.display import money
+from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
+from projections.admin import operations
+from projections.admin.commands import STALE_FORM_MESSAGE, run_admin_action
+from projections.admin.order_page import order_sections
 from projections.models import OrderSummary
+from projections.queries import visible_orders
 
-__all__ = ["OrderSummaryAdmin", "admin_operations"]
+__all__ = ["OrderSummaryAdmin", "operations"]
 
 # What the list shows; the JSON columns (lines, payments ...) stay in the database.
 LIST_COLUMNS = (
@@ -59,7 +54,7 @@ LIST_COLUMNS = (
 )
 
 
-def choice_filter(field: str, title: str, values: Sequence[str]) -> type[admin.SimpleListFilter]:
+def choice_filter(field: str, title: str, values: Iterable[str]) -> type[admin.SimpleListFilter]:
     """A filter over a fixed set of values: no DISTINCT scan of the table to find them."""
 
     def lookups(self: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -95,9 +90,9 @@ def _selected_one(action: OrderAction) -> Any:
 class OrderSummaryAdmin(ReadOnlyAdmin):
     list_display = ("number", "customer", "status", "payment", "fulfillment", "total_display", "created")
     list_filter = (
-        choice_filter("status", "status", STATUSES),
-        choice_filter("payment_status", "payment status", PAYMENT_STATUSES),
-        choice_filter("fulfillment_status", "fulfillment status", FULFILLMENT_STATUSES),
+        choice_filter("status", "status", ORDER_STATUSES),
+        choice_filter("payment_status", "payment status", PaymentStatus),
+        choice_filter("fulfillment_status", "fulfillment status", FulfillmentStatus),
         ("created_at", admin.DateFieldListFilter),
         ("placed_at", admin.DateFieldListFilter),
     )
@@ -264,7 +259,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         form = action.form(request.POST if request.method == "POST" else None, order=order)
         if form.is_valid():
             try:
-                done = run_command(
+                done = run_admin_action(
                     request,
                     form.command(),
                     label=action.label,

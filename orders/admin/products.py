@@ -20,7 +20,8 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.http import HttpRequest
 
-from orders.admin_display import RoleAwareAdmin, money
+from config.admin_base import RoleAwareAdmin
+from orders.admin.display import money
 from orders.api.fields import format_money
 from orders.models import Product
 

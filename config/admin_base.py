@@ -1,35 +1,19 @@
-"""How the admin shows things: money, times, JSON, actors; and the base of the read-only admins."""
+"""The base of every admin of the project: role-aware permissions (django-rules), read-only admins,
+page-wise labelling, and how times are shown."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import get_user_model
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Q, QuerySet, Value
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 from rules.contrib.admin import ObjectPermissionsModelAdmin
 
-from orders.api.fields import format_money
-
 DATE_TIME_FORMAT = "Y-m-d H:i"
-HIDDEN_NOTE = "(hidden: your role may not read notes)"
-
-
-def money(minor_units: int | None, currency: str | None = None) -> str:
-    """``1999`` -> ``"19.99 USD"``."""
-    if minor_units is None:
-        return "-"
-    return f"{format_money(minor_units)} {currency or settings.SHOP_CURRENCY}"
 
 
 def when(value: datetime | str | None) -> str:
@@ -39,33 +23,6 @@ def when(value: datetime | str | None) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return format_date(timezone.localtime(value), DATE_TIME_FORMAT)
-
-
-def pretty_json(value: Any) -> SafeString:
-    return format_html('<pre class="admin-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True))
-
-
-def visible_payload(event_type: str, payload: dict[str, Any], *, may_see_notes: bool) -> dict[str, Any]:
-    """The payload as this viewer may see it: a note's text only for roles that may read notes."""
-    if event_type == "OrderNoteAdded" and not may_see_notes:
-        return {**payload, "text": HIDDEN_NOTE}
-    return payload
-
-
-def actor_labels(actor_ids: Iterable[str | None]) -> dict[str, str]:
-    """``{"user:7": "alice (finance)"...}`` for the given metadata actors, in one query."""
-    wanted = {actor for actor in actor_ids if actor}
-    pks = {int(actor[5:]) for actor in wanted if actor.startswith("user:") and actor[5:].isdigit()}
-    users = (
-        get_user_model()
-        .objects.filter(pk__in=pks)
-        .annotate(roles=ArrayAgg("groups__name", filter=Q(groups__isnull=False), default=Value([])))
-        .values_list("pk", "username", "roles")
-    )
-    labels = {actor: actor for actor in wanted}
-    for pk, username, roles in users:
-        labels[f"user:{pk}"] = f"{username} ({', '.join(sorted(roles))})" if roles else username
-    return labels
 
 
 class LabelledChangeList(ChangeList):

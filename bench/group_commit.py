@@ -1,4 +1,7 @@
-"""Group commit: many appends in one transaction, each isolated by a savepoint.
+"""Group commit: many appends in one transaction, each isolated by a savepoint (a benchmark only).
+
+The platform does not use it: the command bus commits each command in its own transaction. It is
+kept here to measure SPEC §9's group-commit row against a plain append.
 
 A commit costs a WAL flush; sixteen writers that each commit one event pay sixteen flushes. Here
 concurrent writers hand their appends to a committer thread: it runs every waiting append in one

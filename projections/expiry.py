@@ -1,0 +1,42 @@
+"""Expiring unpaid orders: a beat task that finds candidates in the read model and sends each an
+ExpireOrder through the command bus, as the system actor. It lives on the read side because it reads
+the read model; the aggregate re-checks every rule, so a stale candidate (paid meanwhile) is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.roles import SYSTEM
+from config.errors import ApplicationError
+from orders.commands import ExpireOrder
+from orders.handlers import dispatch
+from orders.statuses import OrderStatus, PaymentStatus
+from projections.models import OrderSummary
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def expire_unpaid_orders(limit: int = 500) -> int:
+    """Send ExpireOrder, as the system, for placed orders left unpaid past ORDER_PAYMENT_TIMEOUT.
+
+    Candidates come from the read model; the aggregate re-checks every rule, so a stale candidate
+    (paid meanwhile) is simply refused.
+    """
+    cutoff = timezone.now() - settings.ORDER_PAYMENT_TIMEOUT
+    candidates = OrderSummary.objects.filter(
+        status=OrderStatus.PLACED, payment_status=PaymentStatus.UNPAID, placed_at__lt=cutoff
+    ).values_list("id", flat=True)[:limit]
+    expired = 0
+    for order_id in candidates:
+        try:
+            dispatch(ExpireOrder(order_id=order_id), actor=SYSTEM)
+            expired += 1
+        except ApplicationError as exc:
+            logger.info("order %s not expired: %s", order_id, exc.message)
+    return expired
