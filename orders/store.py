@@ -11,7 +11,7 @@ retries).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -142,53 +142,78 @@ def load(
     with prepared_cursor() as cursor:
         cursor.execute(sql + " ORDER BY version", params, prepare=True)
         rows = [
-            EventRow(
-                position, stream, version, kind, schema, json.loads(payload), json.loads(meta), at, int(xid)
-            )
+            EventRow(position, stream, version, kind, schema, payload, meta, at, int(xid))
             for position, stream, version, kind, schema, payload, meta, at, xid in cursor.fetchall()
         ]
-    return list(to_recorded(rows))
+    return decode_rows(rows)
 
 
 class EventRow(NamedTuple):
-    """An event_log row read without the ORM, not yet decoded: every command loads its stream and the
-    projections read batches, and building model instances cost more than the query (bench/ profiles)."""
+    """An event_log row as read, without the ORM, its JSON still text: every command loads its stream and
+    the projections read batches; building model instances cost more than the query, and decoding
+    payloads a projector does not handle cost more than reading them (bench/ profiles)."""
 
     position: int
     stream_id: UUID
     version: int
     event_type: str
     schema_version: int
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
+    payload: str  # JSON
+    metadata: str  # JSON
     recorded_at: datetime
     transaction_id: int
 
-
-def to_recorded(rows: Iterable[StoredEvent | EventRow]) -> Iterable[RecordedEvent]:
-    rows = list(rows)
-    for row, event in zip(rows, decode(rows), strict=True):
-        yield RecordedEvent(
-            stream_id=row.stream_id,
-            version=row.version,
-            position=row.position,
-            event=event,
-            recorded_at=row.recorded_at,
-            transaction_id=row.transaction_id,
-            metadata=row.metadata,
+    @classmethod
+    def of(cls, stored: StoredEvent) -> EventRow:
+        """The row of an ORM instance (the admin's), whose JSON fields are decoded already."""
+        return cls(
+            stored.position,
+            stored.stream_id,
+            stored.version,
+            stored.event_type,
+            stored.schema_version,
+            json.dumps(stored.payload),
+            json.dumps(stored.metadata),
+            stored.recorded_at,
+            stored.transaction_id,
         )
 
 
-def decode(rows: Sequence[Any]) -> list[Event]:
-    """The events of stored rows (anything with ``stream_id``, ``event_type``, ``schema_version`` and
-    ``payload``), opened by the installed codec (personal fields decrypted, or ``ERASED`` once the
-    customer's key is gone), then upcast to the current schema. The write side and the projections
-    both read through here."""
-    payloads = codec.current().open(rows)
-    return [
-        from_payload(row.event_type, row.schema_version, payload)
-        for row, payload in zip(rows, payloads, strict=True)
-    ]
+class _Payload(NamedTuple):
+    """What the codec opens: a stored payload and where it was stored (its keys' associated data)."""
+
+    stream_id: UUID
+    event_type: str
+    payload: dict[str, Any]
+
+
+def decode_rows(
+    rows: Sequence[EventRow], *, wanted: Callable[[str], bool] | None = None
+) -> list[RecordedEvent]:
+    """The events of ``rows`` (only the types ``wanted`` accepts), opened by the installed codec
+    (personal fields decrypted, or ``ERASED`` once the customer's key is gone), then upcast to the
+    current schema. The write side and the projections both read through here."""
+    chosen = [row for row in rows if wanted is None or wanted(row.event_type)]
+    payloads = codec.current().open(
+        [_Payload(r.stream_id, r.event_type, json.loads(r.payload)) for r in chosen]
+    )
+    envelopes: dict[str, dict[str, Any]] = {}  # events appended together share one metadata text
+    recorded = []
+    for row, payload in zip(chosen, payloads, strict=True):
+        if row.metadata not in envelopes:
+            envelopes[row.metadata] = json.loads(row.metadata)
+        recorded.append(
+            RecordedEvent(
+                stream_id=row.stream_id,
+                version=row.version,
+                position=row.position,
+                event=from_payload(row.event_type, row.schema_version, payload),
+                recorded_at=row.recorded_at,
+                transaction_id=row.transaction_id,
+                metadata=envelopes[row.metadata],
+            )
+        )
+    return recorded
 
 
 def _violates(exc: IntegrityError, constraint: str) -> bool:

@@ -49,7 +49,7 @@ from config.errors import ApplicationError, InvalidTransition
 from projections import guard
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS, Projector
-from projections.runner import _decoded, checkpoint_for, read_safe_rows
+from projections.runner import checkpoint_for, decoded_for, read_safe_rows
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ def _apply_batch(
         return after, 0
     projector = projector_class()
     with _cyclic_gc_paused():
-        events = _decoded(rows, projector)  # may read keys from public tables: before the switch
+        events = decoded_for(projector, rows)  # may read keys from public tables: before the switch
         with connection.cursor() as cursor:
             cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
         projector.project(events)  # on failure the rollback also undoes SET LOCAL

@@ -14,21 +14,17 @@ same transaction, so a batch that is repeated, late or concurrent changes nothin
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
-from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
-from orders.store import EventRow, RecordedEvent, to_recorded
+from orders.store import EventRow, RecordedEvent, decode_rows
 from projections import guard
 from projections.models import ProjectionCheckpoint
 from projections.projectors import PROJECTORS, Projector
@@ -90,7 +86,7 @@ def run_batch(projector: Projector, *, batch_size: int = DEFAULT_BATCH_SIZE) -> 
             return Outcome.IDLE, 0
         try:
             with transaction.atomic():  # a savepoint: a poison event must not take the batch down with it
-                projector.project(_decoded(rows, projector))
+                projector.project(decoded_for(projector, rows))
         except TRANSIENT_ERRORS:
             raise  # the database, not the event: roll back and let the next run try again
         except Exception:
@@ -109,22 +105,7 @@ def _locked_checkpoint(name: str) -> ProjectionCheckpoint | None:
     return locked
 
 
-class LogRow(NamedTuple):
-    """An event_log row as read, its JSON still text: most projectors handle a few event types only, and
-    decoding every payload cost more than reading it (``_decoded`` decodes what the projector handles)."""
-
-    position: int
-    transaction_id: int
-    stream_id: UUID
-    version: int
-    event_type: str
-    schema_version: int
-    payload: str
-    metadata: str
-    recorded_at: datetime
-
-
-def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[LogRow]:
+def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[EventRow]:
     with connection.cursor() as cursor:
         # Django's timestamptz loader parses in Python; psycopg's own (in C) gives the same instant, in the
         # session's time zone, which Django sets to its connection's.
@@ -133,7 +114,7 @@ def read_safe_rows(*, after: tuple[int, int], limit: int) -> list[LogRow]:
         fetched = cursor.fetchall()
     # Django has psycopg hand jsonb over as text (JSONField decodes it), so payload and metadata are text.
     return [
-        LogRow(position, int(xid), stream, version, kind, schema, payload, meta, at)
+        EventRow(position, stream, version, kind, schema, payload, meta, at, int(xid))
         for position, xid, stream, version, kind, schema, payload, meta, at in fetched
     ]
 
@@ -189,34 +170,14 @@ def retry(name: str) -> None:
     )
 
 
-def _decoded(rows: Sequence[LogRow], projector: Projector) -> list[RecordedEvent]:
-    """The rows the projector handles, as events. Decoding happens inside the projector's savepoint,
-    so a payload that cannot be read is a poison event like any other projector failure. It goes
-    through the write side's decoding (personal fields decrypted, old schemas upcast)."""
-    envelopes: dict[str, dict[str, Any]] = {}  # events appended together share one metadata text
-    handled = []
-    for row in rows:
-        if projector.handles(row.event_type):
-            if row.metadata not in envelopes:
-                envelopes[row.metadata] = json.loads(row.metadata)
-            handled.append(
-                EventRow(
-                    row.position,
-                    row.stream_id,
-                    row.version,
-                    row.event_type,
-                    row.schema_version,
-                    json.loads(row.payload),
-                    envelopes[row.metadata],
-                    row.recorded_at,
-                    row.transaction_id,
-                )
-            )
-    return list(to_recorded(handled))
+def decoded_for(projector: Projector, rows: Sequence[EventRow]) -> list[RecordedEvent]:
+    """The rows the projector handles, as events (``store.decode_rows``). Called inside the projector's
+    savepoint, so a payload that cannot be read is a poison event like any other projector failure."""
+    return decode_rows(rows, wanted=projector.handles)
 
 
 def _apply_until_poison(
-    projector: Projector, checkpoint: ProjectionCheckpoint, rows: Sequence[LogRow]
+    projector: Projector, checkpoint: ProjectionCheckpoint, rows: Sequence[EventRow]
 ) -> Outcome:
     """Apply events one by one up to the first that fails; keep the good ones, stop at the bad one."""
     for index, row in enumerate(rows):
@@ -224,7 +185,7 @@ def _apply_until_poison(
             continue
         try:
             with transaction.atomic():
-                type(projector)().project(_decoded([row], projector))
+                type(projector)().project(decoded_for(projector, [row]))
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:
@@ -244,7 +205,7 @@ def _apply_until_poison(
     return Outcome.APPLIED
 
 
-def _advance(checkpoint: ProjectionCheckpoint, rows: Sequence[LogRow]) -> None:
+def _advance(checkpoint: ProjectionCheckpoint, rows: Sequence[EventRow]) -> None:
     last = rows[-1]
     moved = ProjectionCheckpoint.objects.filter(
         name=checkpoint.name, transaction_id=checkpoint.transaction_id, position=checkpoint.position

@@ -202,7 +202,7 @@ class EventLogAdmin(ReadOnlyAdmin):
     def payload_json(self, event: StoredEvent) -> SafeString:
         """The event as the platform reads it: personal fields decrypted (or erased), current schema."""
         try:
-            payload = next(iter(store.to_recorded([event]))).event.to_payload()
+            payload = store.decode_rows([store.EventRow.of(event)])[0].event.to_payload()
         except Exception as exc:  # a poison event: show why, the stored payload is below
             return format_html("<strong>cannot be read: {}</strong>", f"{type(exc).__name__}: {exc}")
         may_see_notes = getattr(event, "may_see_notes", False)

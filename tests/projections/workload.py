@@ -97,7 +97,8 @@ def dump_read_tables() -> dict[str, list[tuple[Any, ...]]]:
 def assert_read_model_matches_write_side() -> None:
     """The read tables say what folding the event log with the write-side aggregate says."""
     streams = defaultdict(list)
-    for recorded in store.to_recorded(StoredEvent.objects.order_by("stream_id", "version")):
+    rows = [store.EventRow.of(stored) for stored in StoredEvent.objects.order_by("stream_id", "version")]
+    for recorded in store.decode_rows(rows):
         streams[recorded.stream_id].append(recorded)
     summaries = OrderSummary.objects.in_bulk()
     assert set(summaries) == set(streams)

@@ -106,13 +106,9 @@ def test_a_ciphertext_moved_to_another_event_or_field_does_not_decrypt(secret_cu
         (second, payload),
         (first, {**payload, "customer_name": payload["customer_email"]}),
     ):
-        row = type(
-            "Row",
-            (),
-            {"stream_id": stream, "event_type": "OrderCreated", "schema_version": 1, "payload": tampered},
-        )
+        row = store.EventRow(1, stream, 1, "OrderCreated", 1, json.dumps(tampered), "{}", timezone.now(), 1)
         with pytest.raises(PersonalDataError, match="failed authentication"):
-            store.decode([row])
+            store.decode_rows([row])
 
 
 @pytest.mark.django_db
