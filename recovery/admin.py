@@ -14,15 +14,15 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from rules.contrib.admin import ObjectPermissionsModelAdmin
 
+from config.admin_base import ReadOnlyAdmin
 from projections.dashboard import duration_text
 from recovery.models import BackupRecord
 from recovery.status import RecoveryPoint, age_seconds, recovery_point
 
 
 @admin.register(BackupRecord)
-class BackupRecordAdmin(ObjectPermissionsModelAdmin):
+class BackupRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "kind", "status", "positions", "event_count", "size", "age")
 
     def get_list_display(self, request: HttpRequest) -> Any:
@@ -40,15 +40,6 @@ class BackupRecordAdmin(ObjectPermissionsModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     readonly_fields = [field.name for field in BackupRecord._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="events (transaction id, position)")
     def positions(self, record: BackupRecord) -> str:
