@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import rules
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +32,8 @@ class CommandView(APIView):
     input: type[serializers.Serializer] = s.EmptySerializer
     status_code = 200
 
-    def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
+    # `*args: Any, **kwargs: Any` leaves each view free to name the URL arguments it takes (order_id, sku).
+    def command(self, request: Request, data: dict[str, Any], *args: Any, **kwargs: Any) -> c.Command:
         raise NotImplementedError
 
     def input_for(self, request: Request) -> type[serializers.Serializer]:
@@ -70,11 +71,13 @@ class OrderCommandView(CommandView):
 @command_endpoint(s.CreateOrderSerializer, status=201)
 class CreateOrderView(CommandView):
     def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
-        customer = data.get("customer")
+        customer: int | None = data.get("customer")
         if customer is None:
             if rules.has_perm("orders.create_order_for_customer", request.user):
                 raise serializers.ValidationError({"customer": ["staff create orders for a given customer"]})
             customer = request.user.pk  # a role that may not create orders is refused by the bus
+        if customer is None:  # an anonymous user, whom IsAuthenticated already keeps out
+            raise exceptions.NotAuthenticated()
         return c.CreateOrder(
             order_id=uuid4(),
             customer_id=customer,

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.request_context import correlation_id
+from orders.aggregate import Order
 from orders.api import idempotency
 from orders.api.idempotency import StoredResponse
 from orders.api.representation import WrittenOrder, represent
@@ -49,5 +50,7 @@ def respond(
 def _order_answer(result: DispatchResult, *, user: Any, status: int) -> StoredResponse:
     # A command that changed nothing (a repeated payment) still names the state it answers with.
     token = consistency_token(result.events or result.history[-1:])
+    if not isinstance(result.order, Order):  # only the order commands' views answer with the order
+        raise TypeError(f"{type(result.order).__name__} is not an order")
     body = represent(WrittenOrder.of(result.order, result.history), user)
     return StoredResponse(status=status, body=body, headers={CONSISTENCY_HEADER: token or ""})
