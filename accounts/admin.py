@@ -72,7 +72,8 @@ class UserAdmin(ObjectPermissionsModelAdminMixin, DjangoUserAdmin):
             kwargs["widget"] = forms.CheckboxSelectMultiple
             kwargs["help_text"] = "Staff roles may sign in here; customers use the shop and the API."
             field = super().formfield_for_manytomany(db_field, request, **kwargs)
-            field.label = "Roles"
+            if field is not None:  # None only for a many-to-many through a model of one's own
+                field.label = "Roles"
             return field
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
@@ -118,4 +119,4 @@ class RoleAdmin(ReadOnlyAdmin):
 
     @admin.display(description="users", ordering="member_count")
     def members(self, group: Group) -> int:
-        return group.member_count
+        return group.member_count  # type: ignore[attr-defined]  # annotated by get_queryset above

@@ -51,7 +51,7 @@ class AdminLoginThrottleMiddleware:
             if throttle.allow_request(request, view_func):
                 return None  # the bucket state is on the request: RateLimitHeadersMiddleware writes it
         except ThrottleUnavailable as exc:  # the token endpoint's throttle fails closed, whatever the setting
-            response = JsonResponse(
+            response: HttpResponse = JsonResponse(
                 {"error": {"code": exc.default_code, "message": str(exc.detail), "details": {}}}, status=503
             )
             response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)

@@ -37,7 +37,7 @@ class RateLimitHeadersMiddleware:
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> None:
         # DRF's as_view() keeps the view class on the function; plain Django views have none.
         view_class = getattr(view_func, "cls", None)
-        request.rate_limit_throttles = list(getattr(view_class, "throttle_classes", ()))  # type: ignore[attr-defined]
+        request.rate_limit_throttles = list(getattr(view_class, "throttle_classes", ()))  # type: ignore[attr-defined]  # our own attribute
 
     @staticmethod
     def _peek(request: HttpRequest) -> list[BucketState]:

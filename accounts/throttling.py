@@ -195,7 +195,7 @@ class TokenBucketThrottle(BaseThrottle):
     def _record(request: Any, state: BucketState) -> None:
         django_request = _django_request(request)
         states: list[BucketState] = getattr(django_request, "rate_limit", [])
-        django_request.rate_limit = [*states, state]  # type: ignore[attr-defined]
+        django_request.rate_limit = [*states, state]  # type: ignore[attr-defined]  # our own attribute
 
 
 class ReadThrottle(TokenBucketThrottle):

@@ -113,7 +113,7 @@ def stop() -> None:
             os.kill(int(REDIS_PIDFILE.read_text().strip()), signal.SIGTERM)
     if (PG_DIR / "postmaster.pid").exists():
         _runtime_dir()
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time (setattr)
 
         user = "pgserver" if os.geteuid() == 0 else None
         pg_ctl(["-m", "fast", "-w", "stop"], pgdata=PG_DIR, user=user)

@@ -65,10 +65,14 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
 def _drf_response(exc: drf.APIException) -> Response:
     code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), exc.default_code)
     headers: dict[str, str] = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if isinstance(exc, drf.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(max(int(exc.wait + 0.999), 1))
+    # Set by NotAuthenticated and AuthenticationFailed only; the stubs declare it on neither.
+    auth_header: str | None = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    # Throttled.__init__ sets ``wait``; djangorestframework-stubs does not declare it.
+    wait: float | None = getattr(exc, "wait", None) if isinstance(exc, drf.Throttled) else None
+    if wait is not None:
+        headers["Retry-After"] = str(max(int(wait + 0.999), 1))
     if isinstance(exc, drf.ValidationError | drf.ParseError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": _as_list(exc.detail)}
         message = "the request is not valid" if isinstance(exc, drf.ValidationError) else str(exc.detail)

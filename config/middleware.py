@@ -29,7 +29,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accept_or_generate(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # our own attribute
         # Not reset on the way out: Django logs a 4xx/5xx ("django.request") after the middleware chain
         # has returned. ``request_finished`` clears it, and the next request sets its own anyway.
         request_id_var().set(request_id)

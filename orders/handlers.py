@@ -40,7 +40,7 @@ from config.errors import (
     ValidationError,
 )
 from config.metrics import COMMANDS
-from config.prepared import prepared_cursor
+from config.prepared import one_row, prepared_cursor
 from orders import commands as c
 from orders import inventory, store
 from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
@@ -351,7 +351,7 @@ def _customer(customer_id: int) -> CustomerInfo | None:
 def _next_order_number() -> str:
     with prepared_cursor() as cursor:
         cursor.execute(_ORDER_NUMBER_SQL, prepare=True)
-        (number,) = cursor.fetchone()
+        (number,) = one_row(cursor)
     return f"ORD-{number:06d}"
 
 

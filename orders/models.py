@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.expressions import Func
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Now
 
 
 class TransactionIdField(models.BigIntegerField):
@@ -43,8 +44,11 @@ class StoredEvent(models.Model):
     schema_version = models.PositiveSmallIntegerField()
     payload = models.JSONField()
     metadata = models.JSONField()
-    recorded_at = models.DateTimeField(db_default=models.functions.Now())
+    recorded_at = models.DateTimeField(db_default=Now())
     transaction_id = TransactionIdField(db_default=CurrentTransactionId())
+    # Not columns: labels the event log admin sets on a page of rows (orders.admin, label_page).
+    actor_label: str
+    order_number: str | None
 
     class Meta:
         db_table = "event_log"
@@ -101,7 +105,7 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField()
     response_body = models.JSONField()
     response_headers = models.JSONField(default=dict)
-    created_at = models.DateTimeField(db_default=models.functions.Now(), db_index=True)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]

@@ -134,7 +134,8 @@ def load(
     up_to_time: datetime | None = None,
 ) -> list[RecordedEvent]:
     """The stream's events, oldest first, as current schema versions; optionally only a past prefix."""
-    sql, params = _LOAD_SQL, [stream_id]
+    sql = _LOAD_SQL
+    params: list[object] = [stream_id]
     if up_to_version is not None:
         sql, params = sql + " AND version <= %s::integer", [*params, up_to_version]
     if up_to_time is not None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from config.prepared import prepared_cursor
+from config.prepared import one_row, prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def refusals() -> list[Refusal]:
     """Why projections must not run now; empty when they may."""
     with prepared_cursor() as cursor:
         cursor.execute(_GUARD_SQL, prepare=True)
-        next_id, newest_event, newest_checkpoint, max_prepared = cursor.fetchone()
+        next_id, newest_event, newest_checkpoint, max_prepared = one_row(cursor)
     found = []
     log_ahead = newest_event is not None and newest_event >= next_id
     if log_ahead or (newest_checkpoint or 0) >= next_id:

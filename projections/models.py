@@ -6,7 +6,12 @@ Money is integer minor units, as in the events.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from projections.status import ProjectionStatus
 
 
 class OrderSummary(models.Model):
@@ -73,6 +78,8 @@ class CustomerStats(models.Model):
     orders_placed = models.IntegerField(default=0)
     lifetime_value = models.BigIntegerField(default=0)
     last_order_at = models.DateTimeField(null=True, blank=True)
+    # Not a column: the customer's name, which the admin sets on a page of rows (label_page).
+    username: str
 
     class Meta:
         ordering = ["customer_id"]
@@ -112,6 +119,8 @@ class ProjectionCheckpoint(models.Model):
     # When the current rebuild was asked for: a queued request nobody started counts for a while only.
     rebuild_requested_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not a column: the live status, which the admin sets on a page of rows (label_page).
+    status: ProjectionStatus | None
 
     class Meta:
         ordering = ["name"]

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from django.db import connection, models
@@ -29,7 +29,7 @@ from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSu
 
 # An order_summary row by column name (the model's attribute names are its column names).
 SummaryRow = dict[str, Any]
-_SUMMARY_COLUMNS = [field.column for field in OrderSummary._meta.concrete_fields]
+_SUMMARY_COLUMNS = [field.column for field in OrderSummary._meta.concrete_fields if field.column is not None]
 
 
 class ProjectionError(RuntimeError):
@@ -40,6 +40,9 @@ Handler = Callable[[Any, RecordedEvent], None]
 _MARKED: dict[Handler, type[Event]] = {}  # filled by @projects, read once per class by Projector
 
 
+EventT = TypeVar("EventT", bound=Event)
+
+
 def projects(event_type: type[Event]) -> Callable[[Handler], Handler]:
     """Mark a projector method as the handler of ``event_type``."""
 
@@ -48,6 +51,13 @@ def projects(event_type: type[Event]) -> Callable[[Handler], Handler]:
         return method
 
     return mark
+
+
+def event_as(recorded: RecordedEvent, event_type: type[EventT]) -> EventT:
+    """The recorded event as the type its handler was marked for (``@projects`` dispatches by it)."""
+    if not isinstance(recorded.event, event_type):
+        raise ProjectionError(f"{recorded.event.type} is not a {event_type.type_name}")
+    return recorded.event
 
 
 class Projector:
@@ -136,7 +146,7 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.OrderCreated)
     def on_order_created(self, event: RecordedEvent) -> None:
-        created = event.event
+        created = event_as(event, e.OrderCreated)
         # Every column: the upsert writes a missing one as NULL, not as the model's default.
         self.rows[event.stream_id] = {
             "id": event.stream_id,
@@ -166,7 +176,7 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.OrderLineAdded)
     def on_order_line_added(self, event: RecordedEvent) -> None:
-        row, added = self._row(event), event.event
+        row, added = self._row(event), event_as(event, e.OrderLineAdded)
         line = _find_line(row, added.sku)
         if line is None:
             row["lines"].append(
@@ -185,19 +195,21 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.OrderLineQuantityChanged)
     def on_order_line_quantity_changed(self, event: RecordedEvent) -> None:
-        line = _find_line(self._row(event), event.event.sku)
+        changed = event_as(event, e.OrderLineQuantityChanged)
+        line = _find_line(self._row(event), changed.sku)
         if line is not None:
-            line["quantity"] = event.event.quantity
+            line["quantity"] = changed.quantity
             line["line_total"] = line["unit_price"] * line["quantity"]
 
     @projects(e.OrderLineRemoved)
     def on_order_line_removed(self, event: RecordedEvent) -> None:
         row = self._row(event)
-        row["lines"] = [line for line in row["lines"] if line["sku"] != event.event.sku]
+        removed = event_as(event, e.OrderLineRemoved)
+        row["lines"] = [line for line in row["lines"] if line["sku"] != removed.sku]
 
     @projects(e.ShippingAddressSet)
     def on_shipping_address_set(self, event: RecordedEvent) -> None:
-        self._row(event)["shipping_address"] = dict(event.event.address)
+        self._row(event)["shipping_address"] = dict(event_as(event, e.ShippingAddressSet).address)
 
     @projects(e.OrderPlaced)
     def on_order_placed(self, event: RecordedEvent) -> None:
@@ -207,33 +219,33 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.PaymentRecorded)
     def on_payment_recorded(self, event: RecordedEvent) -> None:
-        row = self._row(event)
-        row["amount_paid"] += event.event.amount
+        row, payment = self._row(event), event_as(event, e.PaymentRecorded)
+        row["amount_paid"] += payment.amount
         row["payments"].append(
             {
                 "kind": "payment",
-                "amount": event.event.amount,
-                "reference": event.event.reference,
+                "amount": payment.amount,
+                "reference": payment.reference,
                 "at": event.recorded_at.isoformat(),
             }
         )
 
     @projects(e.RefundIssued)
     def on_refund_issued(self, event: RecordedEvent) -> None:
-        row = self._row(event)
-        row["amount_refunded"] += event.event.amount
+        row, refund = self._row(event), event_as(event, e.RefundIssued)
+        row["amount_refunded"] += refund.amount
         row["payments"].append(
             {
                 "kind": "refund",
-                "amount": event.event.amount,
-                "reason": event.event.reason,
+                "amount": refund.amount,
+                "reason": refund.reason,
                 "at": event.recorded_at.isoformat(),
             }
         )
 
     @projects(e.ShipmentDispatched)
     def on_shipment_dispatched(self, event: RecordedEvent) -> None:
-        row, dispatched = self._row(event), event.event
+        row, dispatched = self._row(event), event_as(event, e.ShipmentDispatched)
         row["shipments"].append(
             {
                 "id": dispatched.shipment_id,
@@ -251,8 +263,9 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.ShipmentDelivered)
     def on_shipment_delivered(self, event: RecordedEvent) -> None:
+        delivered = event_as(event, e.ShipmentDelivered)
         for shipment in self._row(event)["shipments"]:
-            if shipment["id"] == event.event.shipment_id:
+            if shipment["id"] == delivered.shipment_id:
                 shipment["delivered_at"] = event.recorded_at.isoformat()
 
     @projects(e.OrderCompleted)
@@ -269,10 +282,11 @@ class OrderSummaryProjector(Projector):
 
     @projects(e.OrderNoteAdded)
     def on_order_note_added(self, event: RecordedEvent) -> None:
+        note = event_as(event, e.OrderNoteAdded)
         self._row(event)["notes"].append(
             {
-                "id": event.event.note_id,
-                "text": event.event.text,
+                "id": note.note_id,
+                "text": note.text,
                 "author": event.metadata.get("actor"),
                 "created_at": event.recorded_at.isoformat(),
             }
@@ -282,8 +296,9 @@ class OrderSummaryProjector(Projector):
     def on_customer_data_erased(self, event: RecordedEvent) -> None:
         """The customer's key is gone, so the log now reads their personal values as ERASED: blank the
         copies here the same way (what a rebuild gives); version, totals and history stay."""
+        erased = event_as(event, e.CustomerDataErased)
         for row in self.rows.values():
-            if row["customer_id"] == event.event.customer_id:
+            if row["customer_id"] == erased.customer_id:
                 row["customer_name"] = row["customer_email"] = ERASED
                 if row["shipping_address"] is not None:
                     row["shipping_address"] = dict.fromkeys(row["shipping_address"], ERASED)
@@ -303,11 +318,11 @@ class DailySalesProjector(Projector):
     def on_order_placed(self, event: RecordedEvent) -> None:
         delta = self.deltas[timezone.localdate(event.recorded_at)]
         delta[0] += 1
-        delta[1] += event.event.total
+        delta[1] += event_as(event, e.OrderPlaced).total
 
     @projects(e.RefundIssued)
     def on_refund_issued(self, event: RecordedEvent) -> None:
-        self.deltas[timezone.localdate(event.recorded_at)][2] += event.event.amount
+        self.deltas[timezone.localdate(event.recorded_at)][2] += event_as(event, e.RefundIssued).amount
 
     def flush(self) -> None:
         rows = DailySales.objects.in_bulk(self.deltas.keys())
@@ -345,8 +360,9 @@ class CustomerStatsProjector(Projector):
 
     @projects(e.OrderCreated)
     def on_order_created(self, event: RecordedEvent) -> None:
-        self.customer_of[event.stream_id] = event.event.customer_id
-        self.new_orders.append(CustomerOrder(order_id=event.stream_id, customer_id=event.event.customer_id))
+        customer_id = event_as(event, e.OrderCreated).customer_id
+        self.customer_of[event.stream_id] = customer_id
+        self.new_orders.append(CustomerOrder(order_id=event.stream_id, customer_id=customer_id))
 
     @projects(e.OrderPlaced)
     def on_order_placed(self, event: RecordedEvent) -> None:
@@ -356,11 +372,11 @@ class CustomerStatsProjector(Projector):
 
     @projects(e.PaymentRecorded)
     def on_payment_recorded(self, event: RecordedEvent) -> None:
-        self._stats(event).lifetime_value += event.event.amount
+        self._stats(event).lifetime_value += event_as(event, e.PaymentRecorded).amount
 
     @projects(e.RefundIssued)
     def on_refund_issued(self, event: RecordedEvent) -> None:
-        self._stats(event).lifetime_value -= event.event.amount
+        self._stats(event).lifetime_value -= event_as(event, e.RefundIssued).amount
 
     def flush(self) -> None:
         CustomerOrder.objects.bulk_create(self.new_orders, ignore_conflicts=True)
@@ -382,7 +398,7 @@ def _write_summaries(rows: list[SummaryRow]) -> None:
 @cache
 def _summary_upsert_sql() -> sql.Composed:
     """The table name is left unqualified: a rebuild's search_path sends the rows to its copy."""
-    key = OrderSummary._meta.pk.column
+    key = OrderSummary._meta.pk.attname  # its column too (see SummaryRow)
     return sql.SQL(
         "INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)"
         " ON CONFLICT ({key}) DO UPDATE SET {updates}"
@@ -428,7 +444,7 @@ def _find_line(row: SummaryRow, sku: str) -> dict[str, Any] | None:
 def _upsert(model: type[models.Model], rows: Iterable[models.Model], *, key: str) -> None:
     rows = list(rows)
     if rows:
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             rows,
             update_conflicts=True,
             unique_fields=[key],

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, Value, When
@@ -112,18 +113,17 @@ def request_rebuild(name: str) -> None:
     concurrent requests queue on the checkpoint's row lock and see each other's outcome."""
     _refuse_after_a_move()
     checkpoint_for(name)
+    # Any: psycopg binds the timedelta as an interval; django-stubs lists fewer types as parameters.
+    params: dict[str, Any] = {
+        "name": name,
+        "rebuilding": State.REBUILDING,
+        "stopped": State.STOPPED,
+        "lock_class": _LOCK_CLASS,
+        "lock_key": _lock_key(name),
+        "expiry": QUEUED_REQUEST_EXPIRY,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(_REQUEST_SQL).format(table=_CHECKPOINT_TABLE),
-            {
-                "name": name,
-                "rebuilding": State.REBUILDING,
-                "stopped": State.STOPPED,
-                "lock_class": _LOCK_CLASS,
-                "lock_key": _lock_key(name),
-                "expiry": QUEUED_REQUEST_EXPIRY,
-            },
-        )
+        cursor.execute(sql.SQL(_REQUEST_SQL).format(table=_CHECKPOINT_TABLE), params)
         requested = cursor.fetchone()
     if requested is not None:
         return

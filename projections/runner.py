@@ -155,7 +155,7 @@ def catch_up_all(
     if guard.refused():
         return dict.fromkeys(PROJECTORS, (Outcome.REFUSED, 0))
     return {
-        name: catch_up(projector, batch_size=batch_size, max_seconds=max_seconds, guarded=True)  # type: ignore[arg-type]
+        name: catch_up(projector, batch_size=batch_size, max_seconds=max_seconds, guarded=True)
         for name, projector in PROJECTORS.items()
     }
 

@@ -26,7 +26,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import zstandard
 from cryptography.exceptions import InvalidTag
@@ -75,10 +75,16 @@ def _chunk_nonce_and_aad(header_digest: bytes, index: int, final: bool) -> tuple
     return position, header_digest + position
 
 
+class Sink(Protocol):
+    """Where an archive is written: a binary file, or a wrapper that hashes what passes through."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class ArchiveWriter:
     """Write frames to ``sink``: compressed, encrypted in chunks. ``close()`` writes the final chunk."""
 
-    def __init__(self, sink: BinaryIO, *, key: bytes, key_id: str, header: dict[str, Any]) -> None:
+    def __init__(self, sink: Sink, *, key: bytes, key_id: str, header: dict[str, Any]) -> None:
         salt = os.urandom(32)
         header = {
             **header,

@@ -69,7 +69,7 @@ def wrap(data_key: bytes, *, customer_id: int, master: bytes) -> bytes:
     return nonce + AESGCM(master).encrypt(nonce, data_key, _wrap_aad(customer_id))
 
 
-def unwrap(blob: bytes, *, customer_id: int, master: bytes) -> bytes:
+def unwrap(blob: bytes | memoryview, *, customer_id: int, master: bytes) -> bytes:
     blob = bytes(blob)
     return AESGCM(master).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _wrap_aad(customer_id))
 

@@ -136,7 +136,7 @@ class Server:
         self, sql: str, params: Sequence[Any] = (), *, dbname: str = "postgres"
     ) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.conninfo(dbname), autocommit=True) as conn:
-            cursor = conn.execute(sql, params)  # type: ignore[arg-type]  # the drill's own fixed SQL
+            cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
     def kill(self) -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -125,7 +125,7 @@ def start_service(
     return Service(name=name, process=process, log_path=log_path)
 
 
-def run(argv: Sequence[str], *, what: str, timeout: float, user: str | None = None, **kwargs: object) -> str:
+def run(argv: Sequence[str], *, what: str, timeout: float, user: str | None = None, **kwargs: Any) -> str:
     """Run a command to completion; return its stdout, or raise ``DrillError`` with its output."""
     try:
         done = subprocess.run(  # nosec B603  # argv is built by the drill from fixed program paths
@@ -138,7 +138,7 @@ def run(argv: Sequence[str], *, what: str, timeout: float, user: str | None = No
             user=user,
             group=_group_of(user),
             extra_groups=[] if user else None,
-            **kwargs,  # type: ignore[call-overload]
+            **kwargs,
         )
     except subprocess.TimeoutExpired as exc:
         raise DrillError(f"{what}: no answer after {timeout:.0f}s") from exc

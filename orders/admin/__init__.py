@@ -65,8 +65,9 @@ class ActorFilter(admin.SimpleListFilter):
             .values_list("pk", flat=True)[:ACTOR_CHOICES_LIMIT]
         )
         actors = [f"user:{pk}" for pk in staff]
-        if self.value() and self.value() not in [*actors, "system"]:
-            actors.append(self.value())
+        value = self.value()
+        if value and value not in [*actors, "system"]:
+            actors.append(value)
         labels = actor_labels(actors)
         return [("system", "system"), *((actor, labels[actor]) for actor in actors)]
 
@@ -81,12 +82,14 @@ class StreamFilter(admin.SimpleListFilter):
     parameter_name = "stream"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(self.value(), self.value())] if self.value() else []
+        value = self.value()
+        return [(value, value)] if value else []
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if not self.value():
+        value = self.value()
+        if not value:
             return queryset
-        stream = _uuid(self.value())
+        stream = _uuid(value)
         return queryset.filter(stream_id=stream) if stream else queryset.none()
 
 

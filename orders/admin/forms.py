@@ -8,7 +8,7 @@ forms check the shape of the input; the command bus decides whether the command 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -27,7 +27,7 @@ class MoneyField(forms.DecimalField):
         kwargs.setdefault("help_text", f"In {settings.SHOP_CURRENCY}, e.g. 19.99.")
         super().__init__(min_value=Decimal("0.01"), max_digits=12, decimal_places=2, **kwargs)
 
-    def clean(self, value: Any) -> int:  # type: ignore[override]
+    def clean(self, value: Any) -> int:
         return int(super().clean(value) * 100)
 
 
@@ -100,7 +100,8 @@ class ShipForm(CommandForm):
         return [name for name in self.fields if name.startswith("line__")]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not any(cleaned.get(name) for name in self.line_fields()):
             raise forms.ValidationError("Ship at least one item.")
         return cleaned
@@ -121,7 +122,7 @@ class DeliverForm(CommandForm):
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, order=order, **kwargs)
-        field = self.fields["shipment"]
+        field = cast(forms.TypedChoiceField, self.fields["shipment"])  # as declared above
         field.choices = [
             (s.id, f"#{s.id} · {s.carrier} {s.tracking_number}")
             for s in order.shipments.values()

@@ -50,7 +50,8 @@ class ProductForm(forms.ModelForm):
                 self.initial.setdefault("price", format_money(self.instance.unit_price))
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         price = cleaned.get("price")
         if price is not None:
             self.instance.unit_price = int(price * 100)
@@ -75,12 +76,12 @@ class ProductAdmin(RoleAwareAdmin):
             return self.has_add_permission(request)
         return request.user.has_perm("orders.change_product_details", obj)
 
-    def get_fields(self, request: HttpRequest, obj: Product | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Product | None = None) -> tuple[str, ...]:
         details = self.may_change_details(request, obj)
         fields = ["sku", "name", "price" if details else "price_display", "active", "stock_on_hand"]
         if obj is not None and self.has_change_permission(request, obj):
             fields.append("stock_change")
-        return fields
+        return tuple(fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> list[str]:
         # A form field listed here is dropped from the form (Django removes read-only declared fields),

@@ -70,7 +70,7 @@ def timeline(
                 version=recorded.version,
                 time=when(recorded.recorded_at),
                 event_type=event.type,
-                actor=labels.get(recorded.metadata.get("actor"), "-"),
+                actor=labels.get(recorded.metadata.get("actor") or "", "-"),
                 summary=summary,
             )
         )

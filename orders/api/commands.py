@@ -10,13 +10,14 @@ from uuid import UUID, uuid4
 
 import rules
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.request_context import correlation_id
 from orders import commands as c
+from orders.aggregate import Order
 from orders.api import idempotency
 from orders.api import serializers as s
 from orders.api.idempotency import StoredResponse
@@ -65,6 +66,8 @@ def respond(
 def _order_answer(result: DispatchResult, *, user: Any, status: int) -> StoredResponse:
     # A command that changed nothing (a repeated payment) still names the state it answers with.
     token = consistency_token(result.events or result.history[-1:])
+    if not isinstance(result.order, Order):  # only the order commands' views answer with the order
+        raise TypeError(f"{type(result.order).__name__} is not an order")
     body = represent(WrittenOrder.of(result.order, result.history), user)
     return StoredResponse(status=status, body=body, headers={CONSISTENCY_HEADER: token or ""})
 
@@ -75,7 +78,8 @@ class CommandView(APIView):
     input: type[serializers.Serializer] = s.EmptySerializer
     status_code = 200
 
-    def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
+    # `*args: Any, **kwargs: Any` leaves each view free to name the URL arguments it takes (order_id, sku).
+    def command(self, request: Request, data: dict[str, Any], *args: Any, **kwargs: Any) -> c.Command:
         raise NotImplementedError
 
     def input_for(self, request: Request) -> type[serializers.Serializer]:
@@ -113,11 +117,13 @@ class OrderCommandView(CommandView):
 @command_endpoint(s.CreateOrderSerializer, status=201)
 class CreateOrderView(CommandView):
     def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
-        customer = data.get("customer")
+        customer: int | None = data.get("customer")
         if customer is None:
             if rules.has_perm("orders.create_order_for_customer", request.user):
                 raise serializers.ValidationError({"customer": ["staff create orders for a given customer"]})
             customer = request.user.pk  # a role that may not create orders is refused by the bus
+        if customer is None:  # an anonymous user, whom IsAuthenticated already keeps out
+            raise exceptions.NotAuthenticated()
         return c.CreateOrder(
             order_id=uuid4(),
             customer_id=customer,

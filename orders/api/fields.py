@@ -26,12 +26,13 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("min_value", CENTS)
         super().__init__(max_digits=12, decimal_places=2, **kwargs)
 
-    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+    # DecimalField's Decimal becomes integer minor units here, the type the commands take.
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]  # int, not Decimal
         if isinstance(data, bool):
             self.fail("invalid")
         return int(super().to_internal_value(data) * 100)
 
-    def to_representation(self, value: int) -> str:  # type: ignore[override]
+    def to_representation(self, value: int) -> str:  # type: ignore[override]  # int, not Decimal
         return format_money(value)
 
 

@@ -24,10 +24,11 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from config.errors import ConcurrencyConflict, IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
-from config.prepared import prepared_cursor
+from config.prepared import one_row, prepared_cursor
 from orders.events import ERASED
 from orders.handlers import DispatchResult
 from orders.models import IdempotencyRecord
@@ -67,6 +68,8 @@ class KeyedRequest:
     def __init__(
         self, request: Request, key: str, *, answer: Callable[[DispatchResult], StoredResponse]
     ) -> None:
+        if request.user.pk is None:  # an anonymous user, whom IsAuthenticated already keeps out
+            raise NotAuthenticated()
         self.user_id, self.key, self.fingerprint = request.user.pk, key, fingerprint(request)
         self.answer = answer
 
@@ -145,7 +148,7 @@ def _lock_or_refuse(user_id: int, key: str) -> None:
     lock_id = int.from_bytes(digest[:8], "big", signed=True)
     with prepared_cursor() as cursor:
         cursor.execute(_LOCK_SQL, [lock_id], prepare=True)
-        (locked,) = cursor.fetchone()
+        (locked,) = one_row(cursor)
     if not locked:
         raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress")
 

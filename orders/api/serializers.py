@@ -44,7 +44,7 @@ class CreateOrderSerializer(StrictSerializer):
     customer = serializers.IntegerField(
         min_value=1, required=False, help_text="Staff only: the customer's id."
     )
-    lines = LineInputSerializer(many=True, required=False, max_length=100)
+    lines = LineInputSerializer(many=True, required=False, max_length=100)  # type: ignore[call-arg]  # ListSerializer's; not in the stubs
     shipping_address = AddressSerializer(required=False)
 
 
@@ -70,7 +70,7 @@ class PaymentSerializer(StrictSerializer):
 
 
 class ShipmentSerializer(StrictSerializer):
-    lines = LineInputSerializer(many=True, min_length=1, max_length=100)
+    lines = LineInputSerializer(many=True, min_length=1, max_length=100)  # type: ignore[call-arg]  # ListSerializer's; not in the stubs
     carrier = serializers.CharField(max_length=100)
     tracking_number = serializers.CharField(max_length=100)
 

@@ -62,7 +62,8 @@ class OrderCursorPagination(CursorPagination):
             cursor = None
         else:
             # DRF trusts the position inside a well-formed cursor; for this ordering it must be a time.
-            if cursor is None or cursor.position is None or _is_time(cursor.position):
+            # (The position is the text from the cursor; djangorestframework-stubs declares an int.)
+            if cursor is None or cursor.position is None or _is_time(str(cursor.position)):
                 return cursor
         raise ValidationError({"cursor": ["invalid cursor"]})
 

@@ -45,7 +45,7 @@ class ConsistentReadMixin:
     """Reads that carry X-Consistency-Token wait until the order summaries have caught up with it."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # a mixin: APIView's, later in the MRO
         token = request.headers.get(CONSISTENCY_HEADER)
         if not token:
             return

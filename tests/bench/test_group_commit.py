@@ -55,7 +55,7 @@ def test_a_group_without_failures_commits_in_one_transaction() -> None:
 def test_an_append_that_fails_before_reaching_the_database_fails_alone() -> None:
     good = uuid4()
 
-    outcomes = append_many([AppendRequest(good, 0, [note(1)]), AppendRequest(uuid4(), 0, [object()])])  # type: ignore[list-item]
+    outcomes = append_many([AppendRequest(good, 0, [note(1)]), AppendRequest(uuid4(), 0, [object()])])  # type: ignore[list-item]  # on purpose
 
     assert isinstance(outcomes[1], AttributeError)  # not an event: it cannot even be serialised
     assert [r.event for r in store.load(good)] == [note(1)]

@@ -2,6 +2,7 @@
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,7 +28,7 @@ DEMO_PRODUCTS = [
 class Command(BaseCommand):
     help = "Load demo products and one user per role (once); print the demo users' credentials."
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         credentials = Path(settings.BASE_DIR) / "var" / "demo-users.txt"
         if get_user_model().objects.filter(username="manager").exists():
             self.stdout.write("Demo data already loaded.")

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from projections.rebase import RebaseRefused, needs_rebase, rebase
@@ -10,7 +12,7 @@ class Command(BaseCommand):
         "advance this server's transaction ids past the event log's and rebuild every projection."
     )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         reasons = needs_rebase()
         if not reasons:
             self.stdout.write("Nothing to re-base: every checkpoint and event is behind this server's ids.")

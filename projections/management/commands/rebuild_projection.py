@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -15,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="rebuild every projection")
         parser.add_argument("--batch-size", type=int, default=5000)
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         names = list(PROJECTORS) if options["all"] else options["names"]
         if not names:
             raise CommandError("name a projection or give --all")

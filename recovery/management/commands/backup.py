@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -23,12 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running backup")
         parser.add_argument("--no-retention", action="store_true", help="do not remove old archives after it")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         try:
             result = take_backup(
                 incremental=bool(options["incremental"]),
-                output=options["output"],  # type: ignore[arg-type]
-                lock_wait=float(options["wait"]),  # type: ignore[arg-type]
+                output=options["output"],
+                lock_wait=float(options["wait"]),
                 progress=lambda line: self.stderr.write(line),
             )
         except (BackupError, ImproperlyConfigured) as exc:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.roles import SYSTEM
@@ -14,8 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("customer_id", type=int)
 
-    def handle(self, *args: object, **options: object) -> None:
-        customer_id = int(options["customer_id"])  # type: ignore[call-overload]
+    def handle(self, *args: object, **options: Any) -> None:
+        customer_id = int(options["customer_id"])
         try:
             result = erase_customer(customer_id, actor=SYSTEM)
         except ApplicationError as exc:

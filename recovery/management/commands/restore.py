@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -35,14 +36,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-rebuild", action="store_true", help="leave the read tables empty")
         parser.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         until = None
         if options["until"]:
             try:
                 until = parse_token(str(options["until"]))
             except InvalidToken as exc:
                 raise CommandError(f"--until: {exc}") from exc
-        paths = [options["path"], *options["chain"]]  # type: ignore[misc]
+        paths = [options["path"], *options["chain"]]
         try:
             report = restore(
                 paths,

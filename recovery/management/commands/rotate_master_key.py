@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         "this, then remove the old key (keep it as long as backups from before the rotation are kept)."
     )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         try:
             result = rotate_master_key()
         except (PersonalDataError, ImproperlyConfigured) as exc:

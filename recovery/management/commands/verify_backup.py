@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,8 +14,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
-    def handle(self, *args: object, **options: object) -> None:
-        for path in options["paths"]:  # type: ignore[attr-defined]
+    def handle(self, *args: object, **options: Any) -> None:
+        for path in options["paths"]:
             try:
                 manifest = read_manifest(path)
             except (ArchiveError, ImproperlyConfigured) as exc:
