@@ -17,6 +17,7 @@ from accounts.services import create_user
 from orders import commands as c
 from orders.handlers import dispatch
 from orders.models import Product
+from tests.clock import FakeClock
 
 _counter = itertools.count(1)
 ADDRESS = {
@@ -134,3 +135,9 @@ def project_everything(timeout: float = 15.0) -> None:
             return
         assert time.monotonic() < deadline, "projections did not catch up"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that moves only when the test says so (``tests/clock.py``)."""
+    return FakeClock()
