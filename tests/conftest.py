@@ -11,13 +11,15 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.services import create_user
 from orders import commands as c
+from orders import handlers
 from orders.handlers import dispatch
 from orders.models import Product
-from tests.clock import FakeClock
+from tests.clock import FakeClock, FakeDateTimeClock
 
 _counter = itertools.count(1)
 ADDRESS = {
@@ -141,3 +143,11 @@ def project_everything(timeout: float = 15.0) -> None:
 def fake_clock() -> FakeClock:
     """A clock that moves only when the test says so (``tests/clock.py``)."""
     return FakeClock()
+
+
+@pytest.fixture
+def bus_clock(monkeypatch: pytest.MonkeyPatch) -> FakeDateTimeClock:
+    """The command bus's clock (``orders.handlers.clock``), starting now and moved only by the test."""
+    clock = FakeDateTimeClock(timezone.now())
+    monkeypatch.setattr(handlers, "clock", clock)
+    return clock
