@@ -19,16 +19,10 @@ from orders import commands as c
 from orders import handlers
 from orders.handlers import dispatch
 from orders.models import Product
+from tests.addresses import ADDRESS
 from tests.clock import FakeClock, FakeDateTimeClock
 
 _counter = itertools.count(1)
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 Analytical Row",
-    "city": "London",
-    "postal_code": "N1 9GU",
-    "country": "GB",
-}
 
 
 @pytest.fixture(autouse=True)

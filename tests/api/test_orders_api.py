@@ -12,8 +12,9 @@ from rest_framework.test import APIClient
 
 from orders.models import Product
 from projections.api.orders import ConsistentReadMixin
+from tests.addresses import ADDRESS
 from tests.clock import FakeClock
-from tests.conftest import ADDRESS, project_everything, run_in_threads
+from tests.conftest import project_everything, run_in_threads
 
 ORDER_FIELDS = {
     "id",

@@ -29,8 +29,9 @@ from orders import store
 from orders.handlers import UnknownCommand, dispatch, dispatch_idempotent
 from orders.models import Product, StoredEvent
 from orders.signals import events_committed
+from tests.addresses import ADDRESS
 from tests.clock import FakeDateTimeClock
-from tests.conftest import ADDRESS, run_in_threads
+from tests.conftest import run_in_threads
 
 pytestmark = pytest.mark.django_db
 

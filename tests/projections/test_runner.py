@@ -25,8 +25,9 @@ from projections import runner
 from projections.models import DailySales, OrderSummary, ProjectionCheckpoint
 from projections.projectors import PROJECTORS, OrderSummaryProjector, ProjectionError
 from projections.status import has_reached, projection_status, wait_until_projected
+from tests.addresses import ADDRESS
 from tests.clock import FakeClock
-from tests.conftest import ADDRESS, run_in_threads
+from tests.conftest import run_in_threads
 from tests.projections.workload import (
     assert_read_model_matches_write_side,
     checkpoint_held_elsewhere,
