@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -120,6 +122,9 @@ class TokenBucketThrottle(BaseThrottle):
     # Whether a request passes while Redis is down: None follows THROTTLE_FAIL_OPEN.
     fail_open: ClassVar[bool | None] = None
     script = staticmethod(token_bucket_script)
+    # The clock the bucket refills by, as in DRF's SimpleRateThrottle: tests move time instead of
+    # sleeping. The script never moves a bucket's time backwards (token_bucket.lua says why).
+    timer: ClassVar[Callable[[], float]] = time.time
 
     def __init__(self) -> None:
         # Read per instance (DRF makes one per request), so settings overrides take effect at once.
@@ -166,7 +171,7 @@ class TokenBucketThrottle(BaseThrottle):
 
     def _take(self, request: Any, cost: int) -> BucketState:
         allowed, remaining, retry_after, until_full = self.script()(
-            keys=[self.get_cache_key(request)], args=[self.capacity, self.per_second, cost]
+            keys=[self.get_cache_key(request)], args=[self.capacity, self.per_second, cost, self.timer()]
         )
         return BucketState(
             self.scope,

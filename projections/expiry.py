@@ -9,10 +9,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
 
 from accounts.roles import SYSTEM
 from config.errors import ApplicationError
+from orders import handlers
 from orders.commands import ExpireOrder
 from orders.handlers import dispatch
 from orders.statuses import OrderStatus, PaymentStatus
@@ -28,7 +28,8 @@ def expire_unpaid_orders(limit: int = 500) -> int:
     Candidates come from the read model; the aggregate re-checks every rule, so a stale candidate
     (paid meanwhile) is simply refused.
     """
-    cutoff = timezone.now() - settings.ORDER_PAYMENT_TIMEOUT
+    # The bus's clock, which the aggregate re-checks the timeout by: both agree on what "now" is.
+    cutoff = handlers.clock() - settings.ORDER_PAYMENT_TIMEOUT
     candidates = OrderSummary.objects.filter(
         status=OrderStatus.PLACED, payment_status=PaymentStatus.UNPAID, placed_at__lt=cutoff
     ).values_list("id", flat=True)[:limit]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -113,15 +113,23 @@ def has_reached(token: str, names: Iterable[str] | None = None) -> bool:
 
 
 def wait_until_projected(
-    token: str, *, names: Iterable[str] | None = None, timeout: float = 2.0, interval: float = 0.02
+    token: str,
+    *,
+    names: Iterable[str] | None = None,
+    timeout: float = 2.0,
+    interval: float = 0.02,
+    timer: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
-    """Wait (at most ``timeout`` seconds) until the projections applied the token's event."""
+    """Wait (at most ``timeout`` seconds of ``timer``) until the projections applied the token's event.
+
+    ``timer`` and ``sleep`` are the clock, so tests move time instead of spending the wait."""
     check_issued(token)
     names = list(names or PROJECTORS)
-    deadline = time.monotonic() + timeout
+    deadline = timer() + timeout
     while True:
         if has_reached(token, names):
             return True
-        if time.monotonic() >= deadline:
+        if timer() >= deadline:
             return False
-        time.sleep(interval)
+        sleep(interval)

@@ -11,21 +11,18 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.services import create_user
 from orders import commands as c
+from orders import handlers
 from orders.handlers import dispatch
 from orders.models import Product
+from tests.addresses import ADDRESS
+from tests.clock import FakeClock, FakeDateTimeClock
 
 _counter = itertools.count(1)
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 Analytical Row",
-    "city": "London",
-    "postal_code": "N1 9GU",
-    "country": "GB",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +131,17 @@ def project_everything(timeout: float = 15.0) -> None:
             return
         assert time.monotonic() < deadline, "projections did not catch up"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that moves only when the test says so (``tests/clock.py``)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def bus_clock(monkeypatch: pytest.MonkeyPatch) -> FakeDateTimeClock:
+    """The command bus's clock (``orders.handlers.clock``), starting now and moved only by the test."""
+    clock = FakeDateTimeClock(timezone.now())
+    monkeypatch.setattr(handlers, "clock", clock)
+    return clock

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
@@ -25,6 +24,7 @@ from accounts.throttling import (
     TokenBucketThrottle,
     WriteThrottle,
 )
+from tests.clock import FakeClock
 from tests.conftest import run_in_threads
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused at once
@@ -45,6 +45,24 @@ class FastRefillBucket(TokenBucketThrottle):
     scope = "fast"
     burst = 1
     rate = 20.0
+
+
+class SecondBucket(TokenBucketThrottle):
+    scope = "second"
+    burst = 1
+    rate = 1.0
+
+
+class WideBucket(TokenBucketThrottle):
+    scope = "wide"
+    burst = 100
+    rate = 1.0
+
+
+def on_clock(throttle: TokenBucketThrottle, clock: FakeClock) -> TokenBucketThrottle:
+    """``throttle`` reading ``clock``: one web node, with that node's clock."""
+    throttle.timer = clock  # type: ignore[misc]
+    return throttle
 
 
 @pytest.fixture(autouse=True)
@@ -94,16 +112,52 @@ def test_200_concurrent_requests_take_exactly_the_100_tokens_of_the_bucket() -> 
     assert sum(results) == 100
 
 
-def test_a_spent_bucket_refills_at_its_rate() -> None:
+def test_a_spent_bucket_refills_at_its_rate(fake_clock: FakeClock) -> None:
     request = drf_request()
-    assert FastRefillBucket().allow_request(request, None)
-    throttle = FastRefillBucket()
+    assert on_clock(FastRefillBucket(), fake_clock).allow_request(request, None)
+    throttle = on_clock(FastRefillBucket(), fake_clock)
     assert not throttle.allow_request(request, None)
-    wait = throttle.wait()
-    assert wait is not None and 0 < wait <= 1 / 20 + 0.01
+    assert throttle.wait() == pytest.approx(1 / 20)
 
-    time.sleep(wait + 0.02)
-    assert FastRefillBucket().allow_request(request, None)
+    fake_clock.advance(0.045)  # not yet: nine tenths of a token
+    assert not on_clock(FastRefillBucket(), fake_clock).allow_request(request, None)
+    fake_clock.advance(0.006)
+    assert on_clock(FastRefillBucket(), fake_clock).allow_request(request, None)
+
+
+def test_a_clock_behind_the_buckets_time_refills_nothing_and_waits_for_it(fake_clock: FakeClock) -> None:
+    """Web nodes' clocks differ: the bucket's time never moves backwards, so alternating between a node
+    10 s ahead and one behind hands out the lead once, not on every switch."""
+    behind, ahead = fake_clock, FakeClock(start=fake_clock.start + 10)
+    request = drf_request()
+
+    def take(clock: FakeClock) -> bool:
+        return on_clock(SecondBucket(), clock).allow_request(request, None)
+
+    assert take(behind)  # the full bucket's one token
+    assert take(ahead)  # the lead, once: 10 s of refill, capped at the burst
+    assert [take(clock) for clock in (behind, ahead) * 5] == [False] * 10
+
+    behind.advance(1)
+    ahead.advance(1)
+    late = on_clock(SecondBucket(), behind)
+    assert not late.allow_request(request, None)  # its second is still before the bucket's time
+    assert late.wait() == pytest.approx(9 + 1)  # until its clock passes the bucket's time, plus a token
+    assert take(ahead)
+
+
+def test_concurrent_requests_on_clocks_that_disagree_get_the_burst_and_the_lead_at_most(
+    fake_clock: FakeClock,
+) -> None:
+    """200 requests at once, half on a node 10 s ahead: 100 tokens and at most the 10 s lead once."""
+    behind, ahead = fake_clock, FakeClock(start=fake_clock.start + 10)
+    requests = [drf_request() for _ in range(200)]
+    results = run_in_threads(
+        lambda i: on_clock(WideBucket(), (behind, ahead)[i % 2]).allow_request(requests[i], None), 200
+    )
+
+    assert all(isinstance(r, bool) for r in results), results
+    assert 100 <= sum(results) <= 110
 
 
 @pytest.mark.usefixtures("small_policies")

@@ -17,7 +17,7 @@ from orders.models import Product
 from projections.admin import commands as admin_commands
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector
-from tests.conftest import ADDRESS
+from tests.addresses import ADDRESS
 
 PASSWORD = "A-long-test-passphrase-42"  # tests.conftest.make_user's
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from orders.models import Product
-from tests.conftest import ADDRESS
+from tests.addresses import ADDRESS
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from orders.models import IdempotencyRecord, Product, StoredEvent
-from tests.conftest import ADDRESS
+from tests.addresses import ADDRESS
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -13,7 +11,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders.models import Product
-from tests.conftest import ADDRESS, project_everything
+from projections.api.orders import ConsistentReadMixin
+from tests.addresses import ADDRESS
+from tests.clock import FakeClock
+from tests.conftest import project_everything, run_in_threads
 
 ORDER_FIELDS = {
     "id",
@@ -205,30 +206,37 @@ def test_past_states_are_rebuilt_from_the_log(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_read_with_the_consistency_token_waits_for_the_projection(
-    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+    client_for: Callable[[Any], APIClient],
+    users: dict[str, Any],
+    new_order: Callable[..., dict],
+    fake_clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    order = new_order()
-    project_everything()
-    customer = client_for(users["customer"])
-    changed = customer.post(f"/api/orders/{order['id']}/place/", {}, format="json")
-    token = changed["X-Consistency-Token"]
+    with monkeypatch.context() as patch:
+        patch.setattr(ConsistentReadMixin, "consistency_timer", fake_clock)
+        patch.setattr(ConsistentReadMixin, "consistency_sleep", fake_clock.sleep)
+        order = new_order()
+        project_everything()
+        customer = client_for(users["customer"])
+        changed = customer.post(f"/api/orders/{order['id']}/place/", {}, format="json")
+        token = changed["X-Consistency-Token"]
 
-    # The projection worker is paused (nothing projects in this test process).
-    started = time.monotonic()
-    lagging = customer.get(f"/api/orders/{order['id']}/", HTTP_X_CONSISTENCY_TOKEN=token)
-    waited = time.monotonic() - started
-    assert lagging.status_code == 503
-    assert lagging.json()["error"]["code"] == "projection_lagging"
-    assert lagging["Retry-After"]
-    assert 1.9 <= waited <= 2.5
+        # The projection worker is paused (nothing projects in this test process): the read polls for its
+        # 2 s (of the fake clock), then gives up.
+        lagging = customer.get(f"/api/orders/{order['id']}/", HTTP_X_CONSISTENCY_TOKEN=token)
+        assert lagging.status_code == 503
+        assert lagging.json()["error"]["code"] == "projection_lagging"
+        assert lagging["Retry-After"]
+        assert 2.0 <= fake_clock.elapsed <= 2.0 + 0.021  # the whole wait, and one poll interval at most
 
-    # Resumed: a worker catches up while the read waits.
-    resume = threading.Timer(0.3, project_everything)
-    resume.start()
-    fresh = customer.get(f"/api/orders/{order['id']}/", HTTP_X_CONSISTENCY_TOKEN=token)
-    resume.join()
-    assert fresh.status_code == 200
-    assert fresh.json()["status"] == "placed"
+        # Resumed: a worker catches up, on a connection of its own, 0.3 s into the next read's wait.
+        waiting_since = fake_clock.elapsed
+        fake_clock.at(waiting_since + 0.3, lambda: run_in_threads(lambda i: project_everything(), 1))
+        fresh = customer.get(f"/api/orders/{order['id']}/", HTTP_X_CONSISTENCY_TOKEN=token)
+        assert fresh.status_code == 200
+        assert fresh.json()["status"] == "placed"
+        assert 0.3 <= fake_clock.elapsed - waiting_since <= 0.3 + 0.021  # seen at the next poll
+    # The real clock: a token already reached answers at once.
     listed = customer.get("/api/orders/", HTTP_X_CONSISTENCY_TOKEN=token).json()["results"]
     assert listed[0]["status"] == "placed"
 

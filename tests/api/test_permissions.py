@@ -20,7 +20,7 @@ from orders.models import Product, StoredEvent
 from projections import runner
 from projections.api import views as projection_views
 from projections.models import ProjectionCheckpoint
-from tests.conftest import ADDRESS
+from tests.addresses import ADDRESS, OTHER_ADDRESS
 
 ROLES = ("owner", "other_customer", "support", "fulfillment", "finance", "manager", "anonymous")
 STAFF = frozenset({"support", "fulfillment", "finance", "manager"})
@@ -28,13 +28,6 @@ EDITORS = frozenset({"owner", "support", "manager"})  # create / edit lines / ad
 MONEY = frozenset({"finance", "manager"})  # record payment, refund; sales reports
 SHIPPING = frozenset({"fulfillment", "manager"})  # ship, mark delivered
 SECRET_NOTE = "Customer was rude on the phone - SECRET-NOTE-4711"
-OTHER_ADDRESS = {
-    "name": "Grace Hopper",
-    "line1": "1 Compiler Way",
-    "city": "Paris",
-    "postal_code": "75001",
-    "country": "FR",
-}
 
 
 @pytest.fixture(autouse=True)

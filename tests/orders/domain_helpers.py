@@ -21,6 +21,7 @@ from config.errors import ApplicationError, InvalidTransition, NotFound, Validat
 from orders import commands as c
 from orders import events as e
 from orders.aggregate import CustomerInfo, DecisionContext, Order, ProductInfo, replay
+from tests.addresses import ADDRESS
 
 ORDER_ID = UUID("00000000-0000-4000-8000-000000000001")
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # when every event of a ``given`` history happened
@@ -32,13 +33,6 @@ MUG = ProductInfo(sku="MUG", name="Mug", unit_price=800, active=True)
 RETIRED = ProductInfo(sku="RETIRED", name="Retired", unit_price=500, active=False)
 PRODUCTS = {p.sku: p for p in (BOOK, MUG, RETIRED)}
 
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 Analytical Row",
-    "city": "London",
-    "postal_code": "N1 9GU",
-    "country": "GB",
-}
 
 # --- Building blocks of histories ------------------------------------------------------------------
 

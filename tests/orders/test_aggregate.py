@@ -331,13 +331,12 @@ def test_set_shipping_address_in_draft_or_placed_before_shipping(history: tuple[
 
 def test_set_shipping_address_cleans_the_fields() -> None:
     messy = {
-        "name": " Ada Lovelace ",
-        "line1": "12 Analytical Row",
+        **ADDRESS,
+        "name": f" {ADDRESS['name']} ",
         "line2": "  ",
         "region": None,
-        "city": "London",
-        "postal_code": "N1 9GU\n",
-        "country": "gb",
+        "postal_code": f"{ADDRESS['postal_code']}\n",
+        "country": ADDRESS["country"].lower(),
     }
 
     assert_events(DRAFT, c.SetShippingAddress(order_id=ID, address=messy), [ADDRESS_SET])

@@ -12,7 +12,6 @@ from uuid import uuid4
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
 
 from accounts.roles import SYSTEM, Role
 from config.errors import (
@@ -30,7 +29,9 @@ from orders import store
 from orders.handlers import UnknownCommand, dispatch, dispatch_idempotent
 from orders.models import Product, StoredEvent
 from orders.signals import events_committed
-from tests.conftest import ADDRESS, run_in_threads
+from tests.addresses import ADDRESS
+from tests.clock import FakeDateTimeClock
+from tests.conftest import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -164,14 +165,18 @@ def test_cancelling_a_placed_paid_order_releases_stock_and_refunds(
 
 
 def test_the_system_expires_an_unpaid_order_and_releases_its_stock(
-    customer: Any, make_product: Callable[..., Product], placed_order: Callable[..., Any]
+    customer: Any,
+    make_product: Callable[..., Product],
+    placed_order: Callable[..., Any],
+    bus_clock: FakeDateTimeClock,
 ) -> None:
     product = make_product("A", stock=4)
     order_id = placed_order({"A": 4})
+    bus_clock.now = store.load(order_id)[-1].recorded_at + timedelta(minutes=30)
     with pytest.raises(InvalidTransition):
         dispatch(c.ExpireOrder(order_id=order_id), actor=SYSTEM)
-    with override_settings(ORDER_PAYMENT_TIMEOUT=timedelta(0)):
-        result = dispatch(c.ExpireOrder(order_id=order_id), actor=SYSTEM)
+    bus_clock.advance(timedelta(seconds=1))
+    result = dispatch(c.ExpireOrder(order_id=order_id), actor=SYSTEM)
     assert result.order.status == "expired"
     assert store.load(order_id)[-1].metadata["actor"] == "system"
     product.refresh_from_db()

@@ -25,7 +25,9 @@ from projections import runner
 from projections.models import DailySales, OrderSummary, ProjectionCheckpoint
 from projections.projectors import PROJECTORS, OrderSummaryProjector, ProjectionError
 from projections.status import has_reached, projection_status, wait_until_projected
-from tests.conftest import ADDRESS, run_in_threads
+from tests.addresses import ADDRESS
+from tests.clock import FakeClock
+from tests.conftest import run_in_threads
 from tests.projections.workload import (
     assert_read_model_matches_write_side,
     checkpoint_held_elsewhere,
@@ -232,7 +234,9 @@ def test_a_projector_error_names_the_event() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_lag_and_read_your_writes(customer: Any, make_product: Callable[..., Product]) -> None:
+def test_lag_and_read_your_writes(
+    customer: Any, make_product: Callable[..., Product], fake_clock: FakeClock
+) -> None:
     make_product("A")
     runner.catch_up_all()
     result = dispatch(
@@ -244,12 +248,15 @@ def test_lag_and_read_your_writes(customer: Any, make_product: Callable[..., Pro
     lagging = {s.name: s for s in projection_status()}["order_summary"]
     assert lagging.lag_events == 2 and lagging.lag_seconds >= 0
     assert not has_reached(token, ["order_summary"])
-    assert wait_until_projected(token, names=["order_summary"], timeout=0.1) is False
+    clock = {"timer": fake_clock, "sleep": fake_clock.sleep}
+    assert wait_until_projected(token, names=["order_summary"], timeout=0.1, **clock) is False
+    assert 0.1 <= fake_clock.elapsed <= 0.1 + 0.021
 
-    catcher = threading.Timer(0.2, lambda: run_in_threads(lambda i: runner.catch_up_all(), 1))
-    catcher.start()
-    assert wait_until_projected(token, timeout=5) is True
-    catcher.join()
+    # A worker on a connection of its own catches up 0.2 s into a wait of 5 s.
+    waiting_since = fake_clock.elapsed
+    fake_clock.at(waiting_since + 0.2, lambda: run_in_threads(lambda i: runner.catch_up_all(), 1))
+    assert wait_until_projected(token, timeout=5, **clock) is True
+    assert 0.2 <= fake_clock.elapsed - waiting_since <= 0.2 + 0.021
     assert {s.name: s.lag_events for s in projection_status()} == dict.fromkeys(PROJECTORS, 0)
 
 

@@ -22,7 +22,8 @@ from orders.aggregate import Order, replay
 from orders.handlers import dispatch
 from orders.models import StoredEvent
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary, ProjectionCheckpoint
-from tests.conftest import ADDRESS, run_in_threads
+from tests.addresses import ADDRESS
+from tests.conftest import run_in_threads
 
 READ_MODELS = (OrderSummary, DailySales, CustomerStats, CustomerOrder)
 

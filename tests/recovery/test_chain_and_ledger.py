@@ -29,7 +29,8 @@ from recovery.readiness import check_backups
 from recovery.restore import restore
 from recovery.snapshots import current_xmax
 from recovery.tasks import scheduled_backup
-from tests.conftest import ADDRESS, run_in_threads
+from tests.addresses import ADDRESS
+from tests.conftest import run_in_threads
 from tests.recovery.conftest import archived_events, on_database, table_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,14 +21,15 @@ from orders.handlers import dispatch
 from recovery.keys import generate_key, master_key_id, parse_key
 from recovery.models import DataKey
 from recovery.personal_data import PersonalDataError
+from tests.addresses import ADDRESS
 from tests.conftest import run_in_threads
 
 SECRET_ADDRESS = {
+    **ADDRESS,
     "name": "Hermione Quillfeather",
     "line1": "77 Obscure Mews",
     "city": "Little Whinging",
     "postal_code": "ZZ9 9ZZ",
-    "country": "GB",
 }
 
 

@@ -30,7 +30,8 @@ from orders.models import Product
 from recovery.backup import BackupResult, take_backup
 from recovery.readiness import check_backups
 from recovery.restore import restore
-from tests.conftest import ADDRESS, run_in_threads
+from tests.addresses import ADDRESS
+from tests.conftest import run_in_threads
 from tests.recovery.conftest import archived_events, on_database, table_rows, writing_transaction_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
