@@ -21,7 +21,6 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -124,7 +123,7 @@ class TokenBucketThrottle(BaseThrottle):
     script = staticmethod(token_bucket_script)
     # The clock the bucket refills by, as in DRF's SimpleRateThrottle: tests move time instead of
     # sleeping. The script never moves a bucket's time backwards (token_bucket.lua says why).
-    timer: ClassVar[Callable[[], float]] = time.time
+    timer = staticmethod(time.time)
 
     def __init__(self) -> None:
         # Read per instance (DRF makes one per request), so settings overrides take effect at once.
