@@ -40,7 +40,6 @@ from config.errors import (
     ValidationError,
 )
 from config.metrics import COMMANDS
-from config.prepared import one_row, prepared_cursor
 from orders import commands as c
 from orders import inventory, store
 from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
@@ -330,34 +329,12 @@ def _no_lookups(command: c.Command, order: Order, actor: Actor) -> DecisionConte
     return _context()
 
 
-# Plain SQL, prepared (config.prepared), as every order's creation runs both (profile of the bus, bench/).
-_CUSTOMER_SQL = """
-SELECT u.first_name, u.last_name, u.username, u.email FROM accounts_user u
-WHERE u.id = %(id)s::bigint AND u.is_active
-  AND EXISTS (SELECT 1 FROM accounts_user_groups m JOIN auth_group g ON g.id = m.group_id
-              WHERE m.user_id = u.id AND g.name = %(role)s::text)
-"""
-_ORDER_NUMBER_SQL = "SELECT nextval('order_number_seq')"
-
-
 def _customer(customer_id: int) -> CustomerInfo | None:
-    if not 0 < customer_id < 2**63:
-        return None  # beyond a bigint key: nobody (and PostgreSQL would refuse the parameter)
-    with prepared_cursor() as cursor:
-        cursor.execute(_CUSTOMER_SQL, {"id": customer_id, "role": Role.CUSTOMER.value}, prepare=True)
-        row = cursor.fetchone()
+    row = store.active_customer(customer_id, role=Role.CUSTOMER.value)
     if row is None:
         return None
-    first_name, last_name, username, email = row
-    user = get_user_model()(first_name=first_name, last_name=last_name, username=username)
-    return CustomerInfo(id=customer_id, name=user.get_full_name() or user.get_username(), email=email)
-
-
-def _next_order_number() -> str:
-    with prepared_cursor() as cursor:
-        cursor.execute(_ORDER_NUMBER_SQL, prepare=True)
-        (number,) = one_row(cursor)
-    return f"ORD-{number:06d}"
+    user = get_user_model()(first_name=row.first_name, last_name=row.last_name, username=row.username)
+    return CustomerInfo(id=customer_id, name=user.get_full_name() or user.get_username(), email=row.email)
 
 
 # --- one handler per command: fetch what the decision needs ------------------------------------
@@ -370,14 +347,14 @@ def create_order_context(command: c.CreateOrder, order: Order, actor: Actor) -> 
         raise ValidationError("unknown customer", details={"customer": ["no active customer with this id"]})
     return _context(
         customer=customer,
-        products=inventory.product_info(command.lines),
-        order_number=_next_order_number(),
+        products=store.product_info(command.lines),
+        order_number=f"ORD-{store.next_order_number():06d}",
     )
 
 
 @handles(c.AddLine, permission="orders.edit_order")
 def add_line_context(command: c.AddLine, order: Order, actor: Actor) -> DecisionContext:
-    return _context(products=inventory.product_info([command.sku]))
+    return _context(products=store.product_info([command.sku]))
 
 
 handles(c.ChangeLineQuantity, permission="orders.edit_order")(_no_lookups)

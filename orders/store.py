@@ -1,9 +1,13 @@
-"""The event store: ``append`` with optimistic concurrency and ``load`` with upcasting.
+"""The write side's SQL, all of it: the event store (``append`` with optimistic concurrency, ``load``
+with upcasting), and what a command reads or writes beside its stream in the same transaction —
+products and stock, the customer, order numbers, Idempotency-Key records. Plain SQL, prepared
+(``config.prepared``): every command runs several of these, and composing them through the ORM cost
+more than running them (profile of the bus, bench/).
 
-Writers are never serialised by a table lock. Each append is one INSERT: the new versions follow
-``expected_version``, ``unique(stream_id, version)`` lets exactly one concurrent writer take each
-version, and the statement only inserts when version ``expected_version`` already exists, so a stream
-never has a hole. A losing writer gets ``ConcurrencyConflict``; as with any failed statement, the
+The event log's writers are never serialised by a table lock. Each append is one INSERT: the new
+versions follow ``expected_version``, ``unique(stream_id, version)`` lets exactly one concurrent writer
+take each version, and the statement only inserts when version ``expected_version`` already exists, so
+a stream never has a hole. A losing writer gets ``ConcurrencyConflict``; as with any failed statement, the
 surrounding transaction is then unusable and must be rolled back (the command bus does that, then
 retries).
 """
@@ -11,7 +15,7 @@ retries).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,9 +23,10 @@ from uuid import UUID
 
 from django.db import IntegrityError
 
-from config.errors import ConcurrencyConflict
-from config.prepared import prepared_cursor
+from config.errors import ConcurrencyConflict, InsufficientStock
+from config.prepared import one_row, prepared_cursor
 from orders import codec
+from orders.aggregate import ProductInfo
 from orders.events import Event, from_payload
 from orders.models import StoredEvent
 
@@ -220,3 +225,139 @@ def decode_rows(
 def _violates(exc: IntegrityError, constraint: str) -> bool:
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None) == constraint
+
+
+# --- products and stock ------------------------------------------------------------------------------
+# A reservation is a conditional UPDATE: a placement waits on the product's row lock while another
+# placement of the same product commits, then re-checks the stock it sees. So the last units are never
+# oversold and a hot product forms a queue instead of a retry storm. Rows are locked in sku order, so
+# two placements sharing products cannot deadlock.
+
+_PRODUCTS_SQL = "SELECT sku, name, unit_price, active FROM orders_product WHERE sku = ANY(%s::text[])"
+_RESERVE_SQL = """
+UPDATE orders_product SET stock_on_hand = stock_on_hand - %(quantity)s::integer
+WHERE sku = %(sku)s::text AND stock_on_hand >= %(quantity)s::integer
+"""
+_RELEASE_SQL = "UPDATE orders_product SET stock_on_hand = stock_on_hand + %s::integer WHERE sku = %s::text"
+
+
+def product_info(skus: Iterable[str]) -> dict[str, ProductInfo]:
+    with prepared_cursor() as cursor:
+        cursor.execute(_PRODUCTS_SQL, [list(skus)], prepare=True)
+        rows = cursor.fetchall()
+    return {sku: ProductInfo(sku, name, unit_price, active) for sku, name, unit_price, active in rows}
+
+
+def reserve(quantities: Mapping[str, int]) -> None:
+    with prepared_cursor() as cursor:
+        for sku in sorted(quantities):
+            cursor.execute(_RESERVE_SQL, {"sku": sku, "quantity": quantities[sku]}, prepare=True)
+            if not cursor.rowcount:
+                raise InsufficientStock(
+                    "not enough stock to place the order", details={"lines": [f"{sku}: not enough stock"]}
+                )
+
+
+def release(quantities: Mapping[str, int]) -> None:
+    with prepared_cursor() as cursor:
+        for sku in sorted(quantities):
+            cursor.execute(_RELEASE_SQL, [quantities[sku], sku], prepare=True)
+
+
+# --- the customer and order numbers (every order's creation runs both) ---------------------------------
+
+_CUSTOMER_SQL = """
+SELECT u.first_name, u.last_name, u.username, u.email FROM accounts_user u
+WHERE u.id = %(id)s::bigint AND u.is_active
+  AND EXISTS (SELECT 1 FROM accounts_user_groups m JOIN auth_group g ON g.id = m.group_id
+              WHERE m.user_id = u.id AND g.name = %(role)s::text)
+"""
+_ORDER_NUMBER_SQL = "SELECT nextval('order_number_seq')"
+
+
+class CustomerRow(NamedTuple):
+    first_name: str
+    last_name: str
+    username: str
+    email: str
+
+
+def active_customer(customer_id: int, *, role: str) -> CustomerRow | None:
+    """The active user ``customer_id`` if they hold ``role``; None otherwise."""
+    if not 0 < customer_id < 2**63:
+        return None  # beyond a bigint key: nobody (and PostgreSQL would refuse the parameter)
+    with prepared_cursor() as cursor:
+        cursor.execute(_CUSTOMER_SQL, {"id": customer_id, "role": role}, prepare=True)
+        row = cursor.fetchone()
+    return None if row is None else CustomerRow(*row)
+
+
+def next_order_number() -> int:
+    with prepared_cursor() as cursor:
+        cursor.execute(_ORDER_NUMBER_SQL, prepare=True)
+        (number,) = one_row(cursor)
+    return int(number)
+
+
+# --- Idempotency-Key records (orders.api.idempotency) ------------------------------------------------
+
+_KEY_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(%s::bigint)"
+_KEY_RECORD_SQL = """
+SELECT id, created_at, fingerprint, status_code, response_body, response_headers
+FROM orders_idempotencyrecord WHERE user_id = %s::bigint AND key = %s::text
+"""
+# A record holding a customer's address takes their personal-data lock (shared) in the same statement:
+# an erasure then waits for this transaction and scrubs the record. ``lock_personal_data`` (a function
+# of recovery's migrations) answers false once the customer was erased, and nothing is inserted.
+_KEY_INSERT_SQL = """
+INSERT INTO orders_idempotencyrecord (user_id, key, fingerprint, status_code, response_body, response_headers)
+SELECT %s::bigint, %s::text, %s::text, %s::integer, %s::jsonb, %s::jsonb
+WHERE lock_personal_data(%s::bigint) IS NOT FALSE
+"""
+
+
+class KeyRecord(NamedTuple):
+    id: int
+    created_at: datetime
+    fingerprint: str
+    status: int
+    body: Any  # decoded JSON
+    headers: dict[str, str]
+
+
+def try_lock_key(lock_id: int) -> bool:
+    """Take the key's transaction-scoped advisory lock, or answer False at once if another holds it."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_KEY_LOCK_SQL, [lock_id], prepare=True)
+        (locked,) = one_row(cursor)
+    return bool(locked)
+
+
+def key_record(user_id: int, key: str) -> KeyRecord | None:
+    with prepared_cursor() as cursor:
+        cursor.execute(_KEY_RECORD_SQL, [user_id, key], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record_id, created_at, fingerprint, status, body, headers = row
+    return KeyRecord(record_id, created_at, fingerprint, status, json.loads(body), json.loads(headers))
+
+
+def insert_key_record(
+    user_id: int,
+    key: str,
+    *,
+    fingerprint: str,
+    status: int,
+    body: Any,
+    headers: dict[str, str],
+    personal_data_of: int | None,
+) -> bool:
+    """Store the answer; False (nothing stored) when ``personal_data_of`` was erased meanwhile."""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            _KEY_INSERT_SQL,
+            [user_id, key, fingerprint, status, json.dumps(body), json.dumps(headers), personal_data_of],
+            prepare=True,
+        )
+        return cursor.rowcount > 0

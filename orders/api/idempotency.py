@@ -19,8 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,7 +27,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from config.errors import ConcurrencyConflict, IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
-from config.prepared import one_row, prepared_cursor
+from orders import store
 from orders.events import ERASED
 from orders.handlers import DispatchResult
 from orders.models import IdempotencyRecord
@@ -75,7 +74,7 @@ class KeyedRequest:
 
     def claim(self) -> StoredResponse | None:
         _lock_or_refuse(self.user_id, self.key)
-        record = _stored(self.user_id, self.key)
+        record = store.key_record(self.user_id, self.key)
         if record is not None and record.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
             IdempotencyRecord.objects.filter(pk=record.id).delete()  # expired, not yet swept by the beat task
             record = None
@@ -83,73 +82,30 @@ class KeyedRequest:
             return None
         if record.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
-        return record.response
+        return StoredResponse(record.status, record.body, record.headers)
 
     def remember(self, result: DispatchResult) -> StoredResponse:
         response = self.answer(result)
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                _INSERT_SQL,
-                [
-                    self.user_id,
-                    self.key,
-                    self.fingerprint,
-                    response.status,
-                    json.dumps(response.body),
-                    json.dumps(response.headers),
-                    _personal_data_owner(response.body),
-                ],
-                prepare=True,
-            )
-            if cursor.rowcount == 0:
-                # The customer was erased after this command read their address: run it again from a
-                # fresh load, which reads the address as erased (the bus retries a conflict).
-                raise ConcurrencyConflict("the customer's personal data was erased meanwhile")
+        stored = store.insert_key_record(
+            self.user_id,
+            self.key,
+            fingerprint=self.fingerprint,
+            status=response.status,
+            body=response.body,
+            headers=response.headers,
+            personal_data_of=_personal_data_owner(response.body),
+        )
+        if not stored:
+            # The customer was erased after this command read their address: run it again from a
+            # fresh load, which reads the address as erased (the bus retries a conflict).
+            raise ConcurrencyConflict("the customer's personal data was erased meanwhile")
         return response
 
 
-# Plain SQL rather than the ORM, prepared (config.prepared): every write request with a key runs all
-# three, and building them through the ORM cost more than running them (profile of the bus, bench/).
-_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(%s::bigint)"
-_SELECT_SQL = """
-SELECT id, created_at, fingerprint, status_code, response_body, response_headers
-FROM orders_idempotencyrecord WHERE user_id = %s::bigint AND key = %s::text
-"""
-# A record holding a customer's address takes their personal-data lock (shared) in the same statement:
-# an erasure then waits for this transaction and scrubs the record. ``lock_personal_data`` (a function
-# of recovery's migrations) answers false once the customer was erased, and nothing is inserted.
-_INSERT_SQL = """
-INSERT INTO orders_idempotencyrecord (user_id, key, fingerprint, status_code, response_body, response_headers)
-SELECT %s::bigint, %s::text, %s::text, %s::integer, %s::jsonb, %s::jsonb
-WHERE lock_personal_data(%s::bigint) IS NOT FALSE
-"""
-
-
-class _Record(NamedTuple):
-    id: int
-    created_at: datetime
-    fingerprint: str
-    response: StoredResponse
-
-
-def _stored(user_id: int, key: str) -> _Record | None:
-    with prepared_cursor() as cursor:
-        cursor.execute(_SELECT_SQL, [user_id, key], prepare=True)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    record_id, created_at, print_, status, body, headers = row
-    response = StoredResponse(status, json.loads(body), json.loads(headers))
-    return _Record(record_id, created_at, print_, response)
-
-
 def _lock_or_refuse(user_id: int, key: str) -> None:
+    """ "In flight": a transaction-scoped advisory lock on (user, key), taken at once or refused."""
     digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    with prepared_cursor() as cursor:
-        cursor.execute(_LOCK_SQL, [lock_id], prepare=True)
-        (locked,) = one_row(cursor)
-    if not locked:
+    if not store.try_lock_key(int.from_bytes(digest[:8], "big", signed=True)):
         raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress")
 
 
