@@ -4,18 +4,20 @@ It reads an order document: the read model's order summary, or ``WrittenOrder`` 
 write side holds it after a command, with the same attribute names — so a command answers from its own
 state and never folds the events a second time through the read side.
 
-``OrderSerializer`` documents this shape (OpenAPI) and is its reference. Building the same dict here
-skips DRF's per-instance field machinery (deep copies of every declared field, one serializer per
-nested list), which cost more than the database in a list request (bench/ profile). Leaf values go
-through the same DRF fields, so times and money read exactly alike; tests/api/test_representation.py
-checks the two agree on every kind of order.
+``OrderSerializer`` is the one definition of the shape: it documents it (OpenAPI), and ``compiled``
+plans the representation from its fields once, so DRF's per-instance machinery (deep copies of every
+declared field, one serializer per nested list), which cost more than the database in a list request
+(bench/ profile), is not paid per order. tests/api/test_representation.py checks the plan gives what
+the serializer gives on every kind of order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -23,11 +25,9 @@ import rules
 from rest_framework import serializers
 
 from orders.aggregate import Order
-from orders.api.fields import format_money
+from orders.api.serializers import OrderSerializer
 from orders.events import OrderNoteAdded
 from orders.store import RecordedEvent
-
-_TIME = serializers.DateTimeField()  # DRF's formatting: ISO 8601 in TIME_ZONE, "Z" for UTC
 
 
 def represent(document: Any, user: Any) -> dict[str, Any]:
@@ -116,73 +116,53 @@ class WrittenOrder:
         )
 
 
-def order_representation(summary: Any, *, include_notes: bool) -> dict[str, Any]:
-    data = {
-        "id": str(summary.id),
-        "number": str(summary.number),
-        "customer": int(summary.customer_id),
-        "status": str(summary.status),
-        "payment_status": str(summary.payment_status),
-        "fulfillment_status": str(summary.fulfillment_status),
-        "currency": str(summary.currency),
-        "lines": [_line(line) for line in summary.lines],
-        "shipping_address": _address(summary.shipping_address),
-        "subtotal": format_money(summary.subtotal),
-        "total": format_money(summary.total),
-        "amount_paid": format_money(summary.amount_paid),
-        "amount_refunded": format_money(summary.amount_refunded),
-        "shipments": [_shipment(shipment) for shipment in summary.shipments],
-        "notes": [_note(note) for note in summary.notes],
-        "version": int(summary.version),
-        "created_at": _time(summary.created_at),
-        "placed_at": _time(summary.placed_at),
-        "updated_at": _time(summary.updated_at),
-    }
+def order_representation(document: Any, *, include_notes: bool) -> dict[str, Any]:
+    data = _ORDER(document)
     if not include_notes:
         del data["notes"]
     return data
 
 
-def _line(line: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "sku": str(line["sku"]),
-        "name": str(line["name"]),
-        "quantity": int(line["quantity"]),
-        "unit_price": format_money(line["unit_price"]),
-        "line_total": format_money(line["line_total"]),
-        "shipped_quantity": int(line["shipped_quantity"]),
-    }
+Represent = Callable[[Any], Any]
 
 
-def _address(address: dict[str, Any] | None) -> dict[str, str] | None:
-    return None if address is None else {str(key): str(value) for key, value in address.items()}
+def compiled(serializer: serializers.Serializer[Any]) -> Callable[[Any], dict[str, Any]]:
+    """``serializer.to_representation`` for reading, planned once: the same declared fields, sources and
+    leaf conversions (``field.to_representation``), without DRF's per-call work. Reads attributes, or
+    keys of the dicts a read-model JSON column holds; a ``None`` stays ``None``, as in DRF."""
+    plan: list[tuple[str, Represent, Represent, Represent]] = []
+    for name, field in serializer.fields.items():
+        convert: Represent
+        if isinstance(field, serializers.ListSerializer) and isinstance(field.child, serializers.Serializer):
+            convert = partial(_each, compiled(field.child))
+        elif isinstance(field, serializers.Serializer):
+            convert = compiled(field)
+        else:
+            convert = _PLAIN.get(type(field), field.to_representation)
+        source = field.source or name
+        plan.append((name, attrgetter(source), itemgetter(source), convert))
+
+    def represent(instance: Any) -> dict[str, Any]:
+        by_key = isinstance(instance, dict)
+        data = {}
+        for name, attribute, item, convert in plan:
+            value = item(instance) if by_key else attribute(instance)
+            data[name] = None if value is None else convert(value)
+        return data
+
+    return represent
 
 
-def _shipment(shipment: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": int(shipment["id"]),
-        "lines": {str(sku): int(quantity) for sku, quantity in shipment["lines"].items()},
-        "carrier": str(shipment["carrier"]),
-        "tracking_number": str(shipment["tracking_number"]),
-        "dispatched_at": _time(shipment["dispatched_at"]),
-        "delivered_at": _time(shipment["delivered_at"]),
-    }
+# Fields whose to_representation is exactly this builtin (DRF's CharField and IntegerField, not their
+# subclasses): the builtin, without a method call per value.
+_PLAIN: dict[type[serializers.Field[Any, Any, Any, Any]], Represent] = {
+    serializers.CharField: str,
+    serializers.IntegerField: int,
+}
 
 
-def _note(note: dict[str, Any]) -> dict[str, Any]:
-    author = note["author"]
-    return {
-        "id": int(note["id"]),
-        "text": str(note["text"]),
-        "author": None if author is None else str(author),
-        "created_at": _time(note["created_at"]),
-    }
+def _each(represent: Represent, items: Any) -> list[Any]:
+    return [represent(item) for item in items]
 
 
-def _time(value: datetime | str | None) -> str | None:
-    """A time of a model field, or one kept as ISO 8601 text inside a JSON column."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return str(_TIME.to_representation(value))
+_ORDER = compiled(OrderSerializer())
