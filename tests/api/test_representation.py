@@ -1,4 +1,4 @@
-"""The order representation built by hand equals what the documented OrderSerializer gives."""
+"""The representation compiled from OrderSerializer equals what the serializer itself gives."""
 
 from __future__ import annotations
 
