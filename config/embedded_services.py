@@ -27,6 +27,7 @@ REDIS_PIDFILE = REDIS_DIR / "redis.pid"
 def start_postgres() -> str:
     """Initialise and start the embedded PostgreSQL if needed; return its URL."""
     _runtime_dir()
+    # Imported here, not at the top: pgserver reads XDG_RUNTIME_DIR when it is imported (_runtime_dir).
     import pgserver
 
     server = pgserver.get_server(PG_DIR, cleanup_mode=None)

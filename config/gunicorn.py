@@ -18,6 +18,9 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from django.db import connections  # lazy: it reads no settings until a connection is asked for
+from prometheus_client import multiprocess
+
 from config.logs import logging_config
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
@@ -88,8 +91,6 @@ def ssl_context(config: Any, default_ssl_context_factory: Any) -> ssl.SSLContext
 def child_exit(server: Any, worker: Any) -> None:
     """A dead worker's live gauges must leave the /metrics sums (config/metrics_view.py)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)
 
 
@@ -99,7 +100,5 @@ def pre_fork(server: Any, worker: Any) -> None:
 
     The loaded app is then frozen out of the garbage collector's reach: a collection in a worker would
     otherwise write to every object the master made, copying the pages the workers share."""
-    from django.db import connections
-
     connections.close_all()
     gc.freeze()
