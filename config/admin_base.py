@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from rules.contrib.admin import ObjectPermissionsModelAdmin
 
-DATE_TIME_FORMAT = "Y-m-d H:i"
+DATE_TIME_FORMAT = "Y-m-d H:i T"  # the shop's time zone, named (T)
 
 
 def when(value: datetime | str | None) -> str:

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class OrdersConfig(AppConfig):
     name = "orders"
-    verbose_name = "Orders (write side)"
+    verbose_name = "Catalogue and event log"
 
     def ready(self) -> None:
         # Load the Celery app so shared tasks bind to it in web processes too.

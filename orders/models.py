@@ -53,6 +53,8 @@ class StoredEvent(models.Model):
     class Meta:
         db_table = "event_log"
         ordering = ["position"]
+        verbose_name = "event"
+        verbose_name_plural = "event log"
         constraints = [
             models.UniqueConstraint(fields=["stream_id", "version"], name="event_log_stream_version_key"),
         ]

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class ProjectionsConfig(AppConfig):
     name = "projections"
-    verbose_name = "Projections (read side)"
+    verbose_name = "Orders and reports"
 
     def ready(self) -> None:
         from config.metrics import SCRAPED

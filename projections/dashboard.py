@@ -20,11 +20,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.roles import STAFF_ROLES, roles_of
-from orders.admin.display import money
 from projections import guard
 from projections.horizon import HorizonHolder, horizon_holder
-from projections.models import DailySales
 from projections.status import ProjectionStatus, projection_status
+from projections.work_queues import Queue, SalesComparison, sales_comparison, work_queues
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ class Dashboard:
     day: str
     orders_today: int | None = None
     revenue_today: str | None = None  # gross of the orders placed today, formatted
-    refunds_today: str | None = None
     projections: tuple[ProjectionStatus, ...] = ()
     worst_lag_seconds: float | None = None
     horizon_holder: HorizonHolder | None = None  # the transaction holding committed events back
@@ -46,6 +44,10 @@ class Dashboard:
     show_backups: bool = False
     backup: BackupRecoveryPoint | None = None  # None: no backup yet
     rpo_target: str | None = None
+    queues: tuple[Queue, ...] = ()  # what staff act on next, each linking to its filtered list
+    orders_yesterday: int | None = None
+    orders_week: int | None = None
+    sales: SalesComparison | None = None  # money: for those who see sales reports
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,18 @@ def dashboard_for(user: Any) -> Dashboard | None:
     if not roles_of(user) & STAFF_ROLES:
         return None
     today = timezone.localdate()
-    sales = DailySales.objects.filter(day=today).first() or DailySales(day=today)
+    sales = sales_comparison(today)
     statuses = tuple(projection_status())
     may_see_sales = user.has_perm("orders.view_sales_reports")
     show_backups = user.has_perm("orders.manage_backups")
     return Dashboard(
         day=today.isoformat(),
-        orders_today=sales.orders_placed,
-        revenue_today=money(sales.gross) if may_see_sales else None,
-        refunds_today=money(sales.refunds) if may_see_sales else None,
+        orders_today=sales.today_orders,
+        orders_yesterday=sales.yesterday_orders,
+        orders_week=sales.week_orders,
+        revenue_today=sales.today_gross if may_see_sales else None,
+        sales=sales if may_see_sales else None,
+        queues=work_queues(),
         projections=statuses,
         worst_lag_seconds=max((s.lag_seconds for s in statuses), default=0.0),
         horizon_holder=horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD),

@@ -6,24 +6,90 @@ the oldest committed event no archive holds): older archives are superseded, not
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.admin_base import ReadOnlyAdmin
 from projections.dashboard import duration_text
+from recovery.archive import ArchiveError
 from recovery.models import BackupRecord
+from recovery.restore import read_manifest
 from recovery.status import RecoveryPoint, age_seconds, recovery_point
+from recovery.tasks import scheduled_backup
+
+logger = logging.getLogger(__name__)
+
+
+MAX_VERIFIED_AT_ONCE = 5  # verifying decrypts the whole archive, in the request
+
+
+@admin.action(
+    description="Verify the selected archives (decrypt, check every checksum)", permissions=["manage"]
+)
+def verify(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    records = list(queryset.order_by("-created_at")[: MAX_VERIFIED_AT_ONCE + 1])
+    if len(records) > MAX_VERIFIED_AT_ONCE:
+        messages.warning(request, f"Select at most {MAX_VERIFIED_AT_ONCE} archives to verify at once.")
+        return
+    for record in records:
+        try:
+            manifest = read_manifest(Path(record.path))
+        except (ArchiveError, ImproperlyConfigured) as exc:
+            messages.error(request, f"Archive {record.archive_id}: REFUSED: {exc}")
+        except OSError as exc:
+            messages.error(request, f"Archive {record.archive_id}: cannot be read ({exc.strerror})")
+        else:
+            events = manifest["events"]["count"]
+            messages.success(
+                request, f"Archive {record.archive_id}: OK, {events:,} events, every checksum matches."
+            )
 
 
 @admin.register(BackupRecord)
 class BackupRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "kind", "status", "positions", "event_count", "size", "age")
+    actions = [verify]
+    change_list_template = "admin/recovery/backuprecord/change_list.html"
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.manage_backups")
+
+    def get_urls(self) -> list[URLPattern]:
+        back_up_now = self.admin_site.admin_view(self.back_up_now_view)
+        return [
+            path("back-up-now/", back_up_now, name="recovery_backuprecord_back_up_now"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        may_manage = self.has_manage_permission(request)
+        return super().changelist_view(request, {**(extra_context or {}), "may_back_up": may_manage})
+
+    def back_up_now_view(self, request: HttpRequest) -> HttpResponse:
+        """Queue a full backup (the worker takes it, as beat would); POST only, managers only."""
+        if not self.has_manage_permission(request):
+            raise PermissionDenied("your role may not take backups")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            scheduled_backup.delay(incremental=False)
+        except Exception:  # the broker is down: say so instead of a 500
+            logger.warning("could not queue a backup", exc_info=True)
+            messages.error(request, "Could not queue the backup: is the broker up?")
+        else:
+            messages.success(request, "Full backup queued; it appears here when it is written.")
+        return HttpResponseRedirect(reverse("admin:recovery_backuprecord_changelist"))
 
     def get_list_display(self, request: HttpRequest) -> Any:
         """The list's columns plus the newest archive's measured RPO, measured once per page."""

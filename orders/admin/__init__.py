@@ -31,6 +31,8 @@ __all__ = ["EventLogAdmin", "IdempotencyRecordAdmin", "ProductAdmin"]
 
 admin.site.site_header = "Order platform"
 admin.site.site_title = "Order platform admin"
+# "View site" leads to the API's documentation: the platform has no shop front of its own.
+admin.site.site_url = "/api/docs/"
 admin.site.index_title = "Dashboard"
 
 ACTOR_CHOICES_LIMIT = 50  # staff users offered in the actor filter; any actor works as ?actor=user:7

@@ -4,6 +4,7 @@ config.admin_base.)"""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,3 +52,38 @@ def actor_labels(actor_ids: Iterable[str | None]) -> dict[str, str]:
     for pk, username, roles in users:
         labels[f"user:{pk}"] = f"{username} ({', '.join(sorted(roles))})" if roles else username
     return labels
+
+
+# Each state's colour, by meaning: green done or money in, amber waiting on staff, red stopped, grey not
+# yet live (orders.statuses).
+_BADGE_TONES = {
+    "draft": "quiet",
+    "placed": "wait",
+    "completed": "done",
+    "cancelled": "stop",
+    "expired": "stop",
+    "unpaid": "wait",
+    "partially_paid": "wait",
+    "paid": "done",
+    "partially_refunded": "stop",
+    "refunded": "stop",
+    "unfulfilled": "quiet",
+    "partially_shipped": "wait",
+    "shipped": "wait",
+    "delivered": "done",
+}
+
+
+def badge(state: str) -> SafeString:
+    """A state as a coloured badge (the text says it too: colour is never the only signal)."""
+    tone = _BADGE_TONES.get(state, "quiet")
+    return format_html('<span class="badge badge-{}">{}</span>', tone, state.replace("_", " "))
+
+
+_ORDER_NUMBER = re.compile(r"^(?:ord-?)?0*(\d{1,9})$", re.IGNORECASE)
+
+
+def order_number(term: str) -> str | None:
+    """An order number as people type it (``236``, ``ord-236``, ``ORD-000236``) in its stored form."""
+    match = _ORDER_NUMBER.match(term.strip())
+    return f"ORD-{int(match.group(1)):06d}" if match else None

@@ -7,14 +7,14 @@ that dispatch a command as the signed-in user. Sales reports and projections: ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -25,8 +25,8 @@ from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import StaleVersion
 from orders import store
 from orders.admin.actions import ACTIONS, OrderAction, actions_for, current_order
-from orders.admin.display import money
-from orders.statuses import ORDER_STATUSES, FulfillmentStatus, PaymentStatus
+from orders.admin.display import badge, money, order_number
+from orders.statuses import ORDER_STATUSES, FulfillmentStatus, OrderStatus, PaymentStatus
 from projections.admin import operations
 from projections.admin.commands import STALE_FORM_MESSAGE, run_admin_action
 from projections.admin.order_page import order_sections
@@ -52,6 +52,33 @@ LIST_COLUMNS = (
     "created_at",
     "placed_at",
 )
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Order status. By default the list shows the orders staff work on: drafts (not yet placed) and
+    expired orders are hidden until this filter asks for them, or for all."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+    HIDDEN_BY_DEFAULT = (OrderStatus.DRAFT, OrderStatus.EXPIRED)
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.ALL, "all, drafts and expired too"), *((s.value, s.value) for s in ORDER_STATUSES)]
+
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        for choice in super().choices(changelist):
+            if choice["display"] == "All":  # Django's "All" clears the filter: here, the default
+                choice = {**choice, "display": "all but drafts and expired"}
+            yield choice
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == self.ALL:
+            return queryset
+        if value:
+            return queryset.filter(status=value)
+        return queryset.exclude(status__in=self.HIDDEN_BY_DEFAULT)
 
 
 def choice_filter(field: str, title: str, values: Iterable[str]) -> type[admin.SimpleListFilter]:
@@ -88,16 +115,28 @@ def _selected_one(action: OrderAction) -> Any:
 
 @admin.register(OrderSummary)
 class OrderSummaryAdmin(ReadOnlyAdmin):
-    list_display = ("number", "customer", "status", "payment", "fulfillment", "total_display", "created")
+    list_display = (
+        "number",
+        "customer",
+        "status_badge",
+        "payment",
+        "fulfillment",
+        "total_display",
+        "created",
+    )
     list_filter = (
-        choice_filter("status", "status", ORDER_STATUSES),
+        StatusFilter,
         choice_filter("payment_status", "payment status", PaymentStatus),
         choice_filter("fulfillment_status", "fulfillment status", FulfillmentStatus),
         ("created_at", admin.DateFieldListFilter),
         ("placed_at", admin.DateFieldListFilter),
     )
     search_fields = ("number", "customer_name", "customer_email")
-    search_help_text = "Order number, customer name, e-mail or id, or an order id."
+    search_help_text = (
+        "Order number (236, ord-236 or ORD-000236), customer name, e-mail or id, shipping name or city, "
+        "payment reference, or an order id."
+    )
+    date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False
     change_form_template = "admin/projections/ordersummary/change_form.html"
@@ -142,6 +181,15 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         except ValueError:
             pass
         found, duplicates = super().get_search_results(request, queryset, term)
+        if not term:
+            return found, duplicates
+        found |= queryset.filter(
+            Q(shipping_address__name__icontains=term)
+            | Q(shipping_address__city__icontains=term)
+            | Q(payments__contains=[{"reference": term}])
+        )
+        if (number := order_number(term)) is not None:
+            found |= queryset.filter(number=number)
         if term.isdigit():
             found |= queryset.filter(customer_id=int(term))
         return found, duplicates
@@ -157,13 +205,17 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
 
     # --- columns and fields ----------------------------------------------------------------
 
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, order: OrderSummary) -> SafeString:
+        return badge(order.status)
+
     @admin.display(description="payment", ordering="payment_status")
-    def payment(self, order: OrderSummary) -> str:
-        return order.payment_status.replace("_", " ")
+    def payment(self, order: OrderSummary) -> SafeString:
+        return badge(order.payment_status)
 
     @admin.display(description="fulfillment", ordering="fulfillment_status")
-    def fulfillment(self, order: OrderSummary) -> str:
-        return order.fulfillment_status.replace("_", " ")
+    def fulfillment(self, order: OrderSummary) -> SafeString:
+        return badge(order.fulfillment_status)
 
     @admin.display(description="customer", ordering="customer_name")
     def customer(self, order: OrderSummary) -> SafeString:

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import ApplicationError
 from orders.admin.display import money
+from orders.models import StoredEvent
 from projections import guard, runner, tasks
 from projections.horizon import horizon_holder
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
@@ -130,8 +131,26 @@ def retry(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     messages.success(request, f"Retrying {', '.join(failed)}: they resume at the event they stopped at.")
 
 
+REFRESH_SECONDS = 5
+
+
+def newest_position() -> int:
+    """The log's newest position (an index look-up): what a rebuild's position is measured against."""
+    return StoredEvent.objects.aggregate(newest=Max("position"))["newest"] or 0
+
+
+def rebuild_progress(position: int, newest: int) -> str:
+    """``"42 % (event 4,200 of 10,000)"``. Positions, not counts: a rebuild reads in commit order, so
+    the figure can run a little ahead or behind, never past 100 %."""
+    if newest <= 0:
+        return f"at event {position:,}"
+    percent = min(100, int(100 * position / newest))
+    return f"{percent} % (event {position:,} of {newest:,})"
+
+
 @admin.register(ProjectionCheckpoint)
 class ProjectionCheckpointAdmin(ReadOnlyAdmin):
+    change_list_template = "admin/projections/projectioncheckpoint/change_list.html"
     list_display = (
         "name",
         "state_display",
@@ -164,6 +183,9 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
         return LabelledChangeList
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # While a rebuild runs the page reloads itself every few seconds to show its progress.
+        rebuilding = ProjectionCheckpoint.objects.filter(state=ProjectionCheckpoint.State.REBUILDING).exists()
+        extra_context = {**(extra_context or {}), "refresh_seconds": REFRESH_SECONDS if rebuilding else None}
         if self.has_view_permission(request):
             # List every projection, also one that has not run yet.
             ProjectionCheckpoint.objects.bulk_create(
@@ -212,7 +234,7 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
             return "-"
         if checkpoint.rebuild_position is None:
             return "queued"
-        return f"at event {checkpoint.rebuild_position}"
+        return rebuild_progress(checkpoint.rebuild_position, newest_position())
 
     @admin.display(description="last error")
     def error(self, checkpoint: ProjectionCheckpoint) -> str:

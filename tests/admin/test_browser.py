@@ -1,4 +1,5 @@
-"""A real browser: a fulfillment user signs in, ships a paid order through the admin, sees it shipped.
+"""A real browser: a fulfillment user signs in, follows the work queue of paid orders to one, ships it
+through the admin, and sees it shipped.
 
 Headless Chromium from the Debian packages ``chromium`` and ``chromium-driver`` (``.ci/run`` installs
 them), driven by Selenium with the system driver, so nothing is downloaded. Run alone with
@@ -84,10 +85,17 @@ def test_fulfillment_ships_a_paid_order(
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     wait.until(ec.presence_of_element_located((By.ID, "dashboard")))
 
-    browser.find_element(By.LINK_TEXT, "Orders").click()
-    number = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a")
-    assert "paid" in browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr").text
-    number.click()
+    # The work queue of paid orders not yet shipped leads to exactly this order.
+    queue = browser.find_element(By.ID, "queue-to-ship")
+    assert queue.find_element(By.CLASS_NAME, "ops-value").text == "1"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "admin-dashboard.png"))
+    queue.click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 1
+    assert rows[0].find_element(By.CSS_SELECTOR, ".badge-done").text == "paid"
+    assert rows[0].find_element(By.CSS_SELECTOR, ".badge-quiet").text == "unfulfilled"
+    rows[0].find_element(By.CSS_SELECTOR, "th a").click()
     # Fulfillment may ship, deliver and add notes: no payment, refund or cancel buttons.
     shown = {
         a.get_attribute("data-action") for a in browser.find_elements(By.CSS_SELECTOR, "#order-actions a")
@@ -107,7 +115,6 @@ def test_fulfillment_ships_a_paid_order(
     assert status == "shipped"
     assert "JD0146000033" in browser.find_element(By.ID, "order-shipments").text
     assert "ShipmentDispatched" in browser.find_element(By.ID, "order-timeline").text
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "admin-ship.png"))
 
     shipped = StoredEvent.objects.get(stream_id=order_id, event_type="ShipmentDispatched")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from orders.models import IdempotencyRecord
 from projections import tasks
+from projections.admin.operations import newest_position, rebuild_progress
 from projections.models import CustomerStats, DailySales, ProjectionCheckpoint
 from tests.admin.conftest import messages_of
 
@@ -208,3 +209,35 @@ def test_roles_are_listed_with_their_members(
     counts = {group.name: group.member_count for group in response.context["cl"].result_list}
     assert counts["customer"] == 2 and counts["support"] == 1
     assert client.get("/admin/auth/group/add/").status_code == 403
+
+
+def test_a_rebuild_shows_its_progress_as_a_percentage_and_the_page_refreshes(
+    users: dict[str, Any], client_as: Callable[[Any], Client], make_order: Callable[..., Any]
+) -> None:
+    make_order("placed")
+    client = client_as(users["manager"])
+    client.get(PROJECTIONS)  # the checkpoints exist
+    newest = newest_position()
+    assert newest > 0
+
+    idle = client.get(PROJECTIONS).content.decode()
+    ProjectionCheckpoint.objects.filter(name="daily_sales").update(
+        state=ProjectionCheckpoint.State.REBUILDING, rebuild_position=newest // 2
+    )
+    rebuilding = client.get(PROJECTIONS).content.decode()
+
+    assert 'http-equiv="refresh"' not in idle
+    assert '<meta http-equiv="refresh" content="5">' in rebuilding
+    assert f"{rebuild_progress(newest // 2, newest)}" in rebuilding
+
+
+@pytest.mark.parametrize(
+    ("position", "newest", "shown"),
+    [
+        (0, 0, "at event 0"),
+        (4200, 10000, "42 % (event 4,200 of 10,000)"),
+        (120, 100, "100 % (event 120 of 100)"),
+    ],
+)
+def test_rebuild_progress_text(position: int, newest: int, shown: str) -> None:
+    assert rebuild_progress(position, newest) == shown

@@ -126,10 +126,53 @@ def test_the_admin_lists_backups_read_only_for_managers(
     assert client.get("/admin/recovery/backuprecord/").status_code == 403
 
 
+def test_a_manager_backs_up_now_and_verifies_from_the_admin(
+    make_user: Callable[..., Any], populated: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populated(1)
+    call_command("backup", stdout=_Null(), stderr=_Null())
+    record = BackupRecord.objects.get()
+    queued: list[dict[str, Any]] = []
+    monkeypatch.setattr(scheduled_backup, "delay", lambda **kwargs: queued.append(kwargs))
+    client = Client()
+    client.force_login(make_user(Role.MANAGER))
+
+    assert 'id="back-up-now"' in client.get(BACKUPS).content.decode()
+    assert client.get(f"{BACKUPS}back-up-now/").status_code == 405  # POST only
+    queued_page = client.post(f"{BACKUPS}back-up-now/", follow=True)
+    verified = client.post(
+        BACKUPS, {"action": "verify", "index": 0, "_selected_action": [record.pk]}, follow=True
+    )
+    Path(record.path).write_bytes(Path(record.path).read_bytes()[:-10])  # a damaged archive
+    damaged = client.post(
+        BACKUPS, {"action": "verify", "index": 0, "_selected_action": [record.pk]}, follow=True
+    )
+
+    assert queued == [{"incremental": False}]
+    assert "Full backup queued" in queued_page.content.decode()
+    assert f"Archive {record.archive_id}: OK" in verified.content.decode()
+    assert f"Archive {record.archive_id}: REFUSED" in damaged.content.decode()
+
+
+def test_only_managers_back_up_from_the_admin(
+    make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[Any] = []
+    monkeypatch.setattr(scheduled_backup, "delay", lambda **kwargs: queued.append(kwargs))
+    client = Client()
+    client.force_login(make_user(Role.FINANCE))
+
+    assert client.post(f"{BACKUPS}back-up-now/").status_code == 403
+    assert queued == []
+
+
 def test_a_malformed_key_fails_the_system_checks(settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEY = "too-short"
     with pytest.raises(SystemCheckError, match=r"recovery\.E001"):
         call_command("check")
+
+
+BACKUPS = "/admin/recovery/backuprecord/"
 
 
 class _Null:
