@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +368,26 @@ def test_log_lines_of_readiness_checks_carry_the_request_id(
     warning = next(r for r in records if r["logger"] == "config.health")
     assert warning["request_id"] == "trace-me-2"
     assert warning["level"] == "WARNING"
+
+
+def test_log_times_are_iso_8601_in_utc_whatever_the_local_zone(
+    json_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        before = datetime.now(UTC)
+        logging.getLogger("config.requests").warning("a line")
+        after = datetime.now(UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    stamp = json.loads(json_log.getvalue().splitlines()[-1])["time"]
+    logged = datetime.fromisoformat(stamp)
+    assert logged.utcoffset() == timedelta(0), stamp
+    assert stamp.endswith("Z"), stamp
+    assert before - timedelta(milliseconds=1) <= logged <= after
 
 
 def test_an_unknown_log_format_stops_start_up() -> None:
