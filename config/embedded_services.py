@@ -9,6 +9,7 @@ commands so repeated runs are fast; ``stop`` ends them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shlex
 import signal
@@ -118,10 +119,9 @@ def export_missing_urls() -> dict[str, str]:
     missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
     if not missing:
         return {}
-    import fasteners
-
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    with fasteners.InterProcessLock(str(VAR_DIR / "embedded-services.lock")):
+    with open(VAR_DIR / "embedded-services.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
         exports = {}
         if "DATABASE_URL" in missing:
             exports["DATABASE_URL"] = start_postgres()

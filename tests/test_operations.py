@@ -200,9 +200,12 @@ def test_readyz_is_not_ready_when_no_worker_answers(client: Client, settings: An
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_readyz_sees_a_running_worker(client: Client, settings: Any, own_queue: str, tmp_path: Path) -> None:
+def test_readyz_sees_a_running_worker_fast_and_a_killed_one_within_the_heartbeat_ttl(
+    client: Client, settings: Any, own_queue: str, tmp_path: Path
+) -> None:
     settings.READINESS_REQUIRE_WORKER = True
-    worker = WorkerProcess(own_queue, tmp_path)
+    ttl = 3.0
+    worker = WorkerProcess(own_queue, tmp_path, WORKER_HEARTBEAT_TTL=str(ttl))
     worker.start()
     try:
         deadline = time.monotonic() + 60
@@ -210,6 +213,22 @@ def test_readyz_sees_a_running_worker(client: Client, settings: Any, own_queue: 
             assert time.monotonic() < deadline, f"the worker never answered: {check}"
             time.sleep(0.2)
         assert check["workers"] == 1
+
+        durations = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert client.get("/readyz").json()["checks"]["worker"]["status"] == "ok"
+            durations.append(time.perf_counter() - started)
+        assert sorted(durations)[2] < 0.1, durations  # the median probe, whole endpoint
+
+        worker.kill()  # SIGKILL: no goodbye, the heartbeat only stops
+        killed = time.monotonic()
+        while client.get("/readyz").json()["checks"]["worker"]["status"] == "ok":
+            assert time.monotonic() - killed < ttl + 2, (
+                "a dead worker still counted after its heartbeat's TTL"
+            )
+            time.sleep(0.1)
+        assert client.get("/readyz").status_code == 503
     finally:
         worker.kill()
 
