@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(PROJECTORS)}")
         parser.add_argument("--all", action="store_true", help="rebuild every projection")
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--batch-size", type=int, default=5000, help="events read and applied per step (default: 5000)"
+        )
 
     def handle(self, *args: object, **options: Any) -> None:
         names = list(PROJECTORS) if options["all"] else options["names"]
