@@ -8,6 +8,7 @@ import subprocess  # nosec B404  # runs manage.py with a fixed argument list
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from config.embedded_services import PG_DIR, REDIS_SOCKET
@@ -60,3 +61,44 @@ def test_other_profiles_say_a_missing_url_in_one_line(profile: str) -> None:
         "manage.py: configuration error: Set the DATABASE_URL environment variable"
     ]
     assert result.stdout == ""
+
+
+def test_two_commands_starting_the_embedded_servers_at_once_share_one_of_each(tmp_path: Path) -> None:
+    """Two first commands on a fresh machine: the lock lets one start each server, the other reuses it."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "XDG_RUNTIME_DIR")
+    }
+    environment["VAR_DIR"] = str(tmp_path / "var")
+    command = [sys.executable, "-m", "config.embedded_services", "env"]
+    try:
+        starts = [
+            subprocess.Popen(  # nosec B603  # fixed argument list, no shell
+                command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        outputs = [start.communicate(timeout=120) for start in starts]
+
+        assert [start.returncode for start in starts] == [0, 0], outputs
+        assert outputs[0][0] == outputs[1][0]
+        assert f"unix://{tmp_path / 'var' / 'redis' / 'redis.sock'}" in outputs[0][0]
+        assert str(tmp_path / "var" / "postgres") in outputs[0][0]
+        socket = str(tmp_path / "var" / "redis" / "redis.sock")
+        redis_servers = [
+            p for p in psutil.process_iter(["cmdline"]) if socket in " ".join(p.info["cmdline"] or [])
+        ]
+        assert len(redis_servers) == 1, "a second Redis took the socket over, the first runs on, orphaned"
+    finally:
+        for server in psutil.process_iter(["cmdline"]):
+            if str(tmp_path) in " ".join(server.info["cmdline"] or []) and "redis-server" in server.name():
+                server.kill()
+        subprocess.run(  # nosec B603  # fixed argument list, no shell
+            [sys.executable, "-m", "config.embedded_services", "stop"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
