@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("orders_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+import config.worker_heartbeat  # noqa: E402, F401  # connects the heartbeat to the worker's signals
 
 
 @worker_init.connect

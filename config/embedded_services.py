@@ -9,6 +9,7 @@ commands so repeated runs are fast; ``stop`` ends them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shlex
 import signal
@@ -107,6 +108,29 @@ def _runtime_dir() -> None:
     Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
 
 
+def export_missing_urls() -> dict[str, str]:
+    """Start (or reuse) the embedded server for each of ``DATABASE_URL`` / ``REDIS_URL`` that is unset
+    and put its URL into ``os.environ``, so this process and the ones it starts reach it.
+
+    The local settings call this before anything reads the URLs, so ``manage.py`` and ``celery`` in a
+    plain shell use the same servers as ``make run``. A file lock keeps two commands started together
+    from both launching a server; when both already run this costs a socket check and a connection.
+    """
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if not missing:
+        return {}
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    with open(VAR_DIR / "embedded-services.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        exports = {}
+        if "DATABASE_URL" in missing:
+            exports["DATABASE_URL"] = start_postgres()
+        if "REDIS_URL" in missing:
+            exports["REDIS_URL"] = start_redis()
+    os.environ.update(exports)
+    return exports
+
+
 def stop() -> None:
     """Stop the embedded servers, if they run."""
     if REDIS_PIDFILE.exists():
@@ -128,11 +152,7 @@ def main(argv: list[str]) -> int:
     if command != "env":
         print(f"usage: {argv[0]} env|stop", file=sys.stderr)
         return 2
-    exports = {}
-    if not os.environ.get("DATABASE_URL"):
-        exports["DATABASE_URL"] = start_postgres()
-    if not os.environ.get("REDIS_URL"):
-        exports["REDIS_URL"] = start_redis()
+    exports = export_missing_urls()
     for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0

@@ -8,6 +8,7 @@ string, a body, a header or a token, because those can hold personal data or cre
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -28,9 +29,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class UtcJsonFormatter(JsonFormatter):
+    """``time`` is ISO 8601 in UTC with milliseconds (``2026-12-04T15:59:21.605Z``), whatever the
+    host's zone, so lines from several machines sort and compare as they are."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, tz=UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def json_formatter() -> JsonFormatter:
     """One JSON object per line; ``extra={...}`` fields of a log call become keys of their own."""
-    return JsonFormatter(_JSON_FIELDS, rename_fields=_JSON_RENAMES)
+    return UtcJsonFormatter(_JSON_FIELDS, rename_fields=_JSON_RENAMES)
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:

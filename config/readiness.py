@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from config import worker_heartbeat
 from config.celery import app
 
 CheckResult = dict[str, Any]
@@ -43,25 +44,20 @@ def check_redis(*, budget: float) -> CheckResult:
 
 
 def check_worker(*, budget: float) -> CheckResult:
-    """Some Celery worker answers and consumes this application's task queue.
+    """Some Celery worker consuming this application's task queue beat within its heartbeat's TTL.
 
-    Asks for the workers' queues rather than a bare ping: every worker on the same Redis answers a
-    ping, including those of other applications or queues, which would never run our tasks. The raw
-    broadcast keeps one reply per worker even if two share a node name (``inspect()`` merges them).
+    Reads the workers' heartbeat keys (config.worker_heartbeat) instead of a broadcast, which waits its
+    whole timeout for replies; a worker of another application or queue on the same Redis never counts.
     """
     if not settings.READINESS_REQUIRE_WORKER:
         return {"status": "skipped", "reason": "not required on this node"}
-    queue = app.conf.task_default_queue
-    timeout = min(settings.READINESS_WORKER_TIMEOUT, budget)
-    replies = app.control.broadcast("active_queues", reply=True, timeout=timeout) or []
-    answers = [queues for reply in replies for queues in reply.values()]
-    serving = sum(1 for queues in answers if any(q.get("name") == queue for q in queues or ()))
+    client = worker_heartbeat.client(timeout=budget)
+    try:
+        serving = worker_heartbeat.live_workers(client, queue=app.conf.task_default_queue)
+    finally:
+        client.close()
     if not serving:
-        return {
-            "status": "fail",
-            "reason": "no worker consumes the task queue",
-            "workers_answering": len(answers),
-        }
+        return {"status": "fail", "reason": "no worker of the task queue beat recently"}
     return {"status": "ok", "workers": serving}
 
 

@@ -239,15 +239,9 @@ def _restore_in_subprocess(name: str, archive: Path, until: tuple[int, int]) -> 
         "PROJECTION_NUDGE_ON_COMMIT": "false",
     }
     env.pop("TEST_WORKER_DATABASE_NAME", None)
-    command = [
-        sys.executable,
-        str(Path(settings.BASE_DIR) / "manage.py"),
-        "restore",
-        str(archive),
-        "--until",
-        f"{until[0]}.{until[1]}",
-        "--json",
-    ]
+    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "restore", str(archive), "--json"]
+    if until[1]:  # an empty log has no event to stop at (and position 0 is no event's)
+        command += ["--until", f"{until[0]}.{until[1]}"]
     started = time.monotonic()
     finished = subprocess.run(  # nosec B603  # fixed argument list, no shell
         command, env=env, capture_output=True, text=True, timeout=RESTORE_TIMEOUT, check=False

@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,9 +200,12 @@ def test_readyz_is_not_ready_when_no_worker_answers(client: Client, settings: An
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_readyz_sees_a_running_worker(client: Client, settings: Any, own_queue: str, tmp_path: Path) -> None:
+def test_readyz_sees_a_running_worker_fast_and_a_killed_one_within_the_heartbeat_ttl(
+    client: Client, settings: Any, own_queue: str, tmp_path: Path
+) -> None:
     settings.READINESS_REQUIRE_WORKER = True
-    worker = WorkerProcess(own_queue, tmp_path)
+    ttl = 3.0
+    worker = WorkerProcess(own_queue, tmp_path, WORKER_HEARTBEAT_TTL=str(ttl))
     worker.start()
     try:
         deadline = time.monotonic() + 60
@@ -209,6 +213,22 @@ def test_readyz_sees_a_running_worker(client: Client, settings: Any, own_queue: 
             assert time.monotonic() < deadline, f"the worker never answered: {check}"
             time.sleep(0.2)
         assert check["workers"] == 1
+
+        durations = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert client.get("/readyz").json()["checks"]["worker"]["status"] == "ok"
+            durations.append(time.perf_counter() - started)
+        assert sorted(durations)[2] < 0.1, durations  # the median probe, whole endpoint
+
+        worker.kill()  # SIGKILL: no goodbye, the heartbeat only stops
+        killed = time.monotonic()
+        while client.get("/readyz").json()["checks"]["worker"]["status"] == "ok":
+            assert time.monotonic() - killed < ttl + 2, (
+                "a dead worker still counted after its heartbeat's TTL"
+            )
+            time.sleep(0.1)
+        assert client.get("/readyz").status_code == 503
     finally:
         worker.kill()
 
@@ -367,6 +387,26 @@ def test_log_lines_of_readiness_checks_carry_the_request_id(
     warning = next(r for r in records if r["logger"] == "config.health")
     assert warning["request_id"] == "trace-me-2"
     assert warning["level"] == "WARNING"
+
+
+def test_log_times_are_iso_8601_in_utc_whatever_the_local_zone(
+    json_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        before = datetime.now(UTC)
+        logging.getLogger("config.requests").warning("a line")
+        after = datetime.now(UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    stamp = json.loads(json_log.getvalue().splitlines()[-1])["time"]
+    logged = datetime.fromisoformat(stamp)
+    assert logged.utcoffset() == timedelta(0), stamp
+    assert stamp.endswith("Z"), stamp
+    assert before - timedelta(milliseconds=1) <= logged <= after
 
 
 def test_an_unknown_log_format_stops_start_up() -> None:

@@ -164,7 +164,9 @@ READINESS_CHECKS: dict[str, str] = {
     "backups": "recovery.readiness.check_backups",  # the newest backup against BACKUP_RPO_TARGET
 }
 READINESS_CHECK_TIMEOUT: float = env.float("READINESS_CHECK_TIMEOUT", default=2.0)
-READINESS_WORKER_TIMEOUT: float = env.float("READINESS_WORKER_TIMEOUT", default=1.0)
+# Seconds a worker's heartbeat key lives (config.worker_heartbeat; renewed every third of it): a
+# killed worker leaves /readyz within this.
+WORKER_HEARTBEAT_TTL: float = env.float("WORKER_HEARTBEAT_TTL", default=10.0)
 # Web-only nodes whose workers run elsewhere may turn the worker check off.
 READINESS_REQUIRE_WORKER: bool = env.bool("READINESS_REQUIRE_WORKER", default=True)
 READINESS_MAX_PROJECTION_LAG: float = env.float("READINESS_MAX_PROJECTION_LAG", default=60.0)

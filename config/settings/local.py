@@ -1,4 +1,9 @@
-"""Development profile: `make run`. A secret key is generated once under var/ when none is given."""
+"""Development profile: `make run`, and `manage.py` / `celery` in a plain shell.
+
+With ``DATABASE_URL`` / ``REDIS_URL`` unset it starts (or reuses) the embedded servers under var/ that
+`make run` uses, before the shared settings read those URLs. A secret key is generated once under var/
+when none is given.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ import contextlib
 import os
 import secrets
 
+from config.embedded_services import export_missing_urls
 from config.logs import logging_config
 
-from .base import *  # noqa: F403
-from .base import LOG_LEVEL, VAR_DIR, env
+export_missing_urls()  # before base reads DATABASE_URL and REDIS_URL
+
+from .base import *  # noqa: E402, F403
+from .base import LOG_LEVEL, VAR_DIR, env  # noqa: E402
 
 
 def _local_secret(name: str) -> str:
@@ -51,3 +59,5 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="") or _local_key
 # People read the development console: plain lines unless LOG_FORMAT=json is asked for.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+# pgserver says at every exit that it leaves the embedded server running, which is the point.
+LOGGING["loggers"] = {"pgserver": {"level": "WARNING"}}

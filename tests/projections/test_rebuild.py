@@ -19,7 +19,7 @@ from orders import commands as c
 from orders import events as e
 from orders import store
 from orders.handlers import dispatch
-from orders.models import Product
+from orders.models import Product, StoredEvent
 from projections import runner
 from projections.models import DailySales, OrderSummary, ProjectionCheckpoint
 from projections.projectors import PROJECTORS, DailySalesProjector, OrderSummaryProjector
@@ -197,6 +197,22 @@ def test_a_failing_rebuild_leaves_the_live_read_model_alone(
         cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%%'")
         assert cursor.fetchone()[0] == 0
     assert ProjectionCheckpoint.objects.get(name="order_summary").state == "running"
+
+
+def test_the_rebuild_command_prints_json_and_progress_lines_off_a_terminal(
+    customer: Any, make_product: Callable[..., Product]
+) -> None:
+    make_product("A")
+    dispatch(c.CreateOrder(order_id=uuid4(), customer_id=customer.pk, lines={"A": 1}), actor=customer)
+    events = StoredEvent.objects.count()
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("rebuild_projection", "--all", "--json", stdout=out, stderr=err)
+
+    results = json.loads(out.getvalue())
+    assert [result["projection"] for result in results] == list(PROJECTORS)
+    assert all(result["events"] == events and result["seconds"] >= 0 for result in results)
+    assert err.getvalue().splitlines() == [f"{name}: {events}/{events} events (100%)" for name in PROJECTORS]
 
 
 def test_the_rebuild_command_reports_speed_and_refuses_unknown_names(

@@ -48,6 +48,20 @@ def restore_into(database: str, paths: list[Path], **kwargs: Any) -> dict[str, A
         return {"report": report, "state": snapshot()}
 
 
+def test_the_backup_command_prints_json_with_the_same_facts(populated: Callable[[int], None]) -> None:
+    populated(3)
+    out = io.StringIO()
+
+    call_command("backup", "--json", "--no-retention", stdout=out, stderr=io.StringIO())
+
+    report = json.loads(out.getvalue())
+    (record,) = BackupRecord.objects.all()
+    assert (report["kind"], report["path"], report["sha256"]) == ("full", record.path, record.sha256)
+    assert report["size_bytes"] == record.size_bytes
+    assert report["events"]["count"] == record.event_count > 0
+    assert report["snapshot"] and report["seconds"] >= 0
+
+
 def test_a_restored_backup_has_the_same_events_reference_data_and_read_tables(
     populated: Callable[[int], None], scratch_db: str
 ) -> None:

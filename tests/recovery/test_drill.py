@@ -33,6 +33,15 @@ def scratch_databases() -> list[str]:
         return [name for (name,) in cursor.fetchall()]
 
 
+def test_the_drill_passes_on_an_empty_event_log() -> None:
+    assert not StoredEvent.objects.exists()
+
+    report, failure = drill()
+
+    assert failure is None, report
+    assert report["ok"] is True and report["backup"]["events"] == 0
+
+
 def test_the_drill_passes_on_a_healthy_system_and_fails_when_a_read_table_was_corrupted(
     populated: Callable[[int], None],
 ) -> None:

@@ -11,9 +11,11 @@ class Command(BaseCommand):
     help = "Create a user with one role. The password comes from --password or USER_PASSWORD."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("username")
-        parser.add_argument("--role", required=True, choices=[role.value for role in Role])
-        parser.add_argument("--email", default="")
+        parser.add_argument("username", help="the new user's login name")
+        parser.add_argument(
+            "--role", required=True, choices=[role.value for role in Role], help="the user's one role"
+        )
+        parser.add_argument("--email", default="", help="the user's email address (default: none)")
         parser.add_argument("--password", help="prefer the USER_PASSWORD environment variable")
 
     def handle(self, *args: object, **options: str) -> None:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", type=Path, help="file or directory (default: BACKUP_DIR)")
         parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running backup")
         parser.add_argument("--no-retention", action="store_true", help="do not remove old archives after it")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
     def handle(self, *args: object, **options: Any) -> None:
         try:
@@ -36,6 +38,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         removed = 0 if options["no_retention"] else apply_retention()
         events = result.manifest["events"]
+        if options["json"]:
+            report = {
+                "kind": result.manifest["kind"],
+                "path": str(result.path),
+                "snapshot": result.manifest["snapshot"],
+                "events": events,
+                "size_bytes": result.size_bytes,
+                "sha256": result.sha256,
+                "seconds": round(result.seconds, 3),
+                "retention_removed": removed,
+            }
+            self.stdout.write(json.dumps(report, indent=2, default=str))
+            return
         self.stdout.write(
             f"{result.manifest['kind']} backup {result.path}\n"
             f"  snapshot {result.manifest['snapshot']}\n"

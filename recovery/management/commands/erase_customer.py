@@ -14,7 +14,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("customer_id", type=int)
+        parser.add_argument("customer_id", type=int, help="the id of the customer (user) to erase")
 
     def handle(self, *args: object, **options: Any) -> None:
         customer_id = int(options["customer_id"])

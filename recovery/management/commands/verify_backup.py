@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = "Decrypt an archive and verify every chunk, checksum and row count, without restoring it."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+        parser.add_argument(
+            "paths", nargs="+", type=Path, metavar="PATH", help="archive(s) to decrypt and check"
+        )
 
     def handle(self, *args: object, **options: Any) -> None:
         for path in options["paths"]:
