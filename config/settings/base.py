@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestIdMiddleware",  # first, so every later log line carries the request id
     "config.middleware.RequestMetricsMiddleware",
+    "config.middleware.ApiErrorMiddleware",  # the error body under /api/ for what no view handled
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
