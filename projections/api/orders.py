@@ -13,6 +13,7 @@ from uuid import UUID
 import rules
 from django.conf import settings
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from config.errors import NotFound, ProjectionLagging
 from config.errors import ValidationError as InvalidInput
+from config.pagination import StrictOrderingFilter
 from orders import store
 from orders.aggregate import replay
 from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
@@ -87,6 +89,10 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
     serializer_class = OrderSerializer  # documents the representation; ``list`` builds it directly
     filterset_class = OrderFilter
     pagination_class = OrderCursorPagination
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "number", "total"]  # not null: a cursor needs a value
+    ordering_tiebreaker = "id"
+    ordering = ("-created_at", "-id")
 
     def get_queryset(self) -> QuerySet[OrderSummary]:
         return visible_orders(self.request.user)
