@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from config.serializers import StrictSerializer
 from orders.aggregate import ADDRESS_FIELDS, MAX_LINE_QUANTITY, MAX_NOTE_LENGTH, MAX_TEXT_LENGTH
-from orders.api.fields import MoneyField, TimestampField
+from orders.api.fields import MoneyField, TimestampField, format_money
 from orders.models import Product
 
 
@@ -142,12 +142,22 @@ class OrderSerializer(serializers.Serializer):
         return data
 
 
+class EventPayloadField(serializers.DictField):
+    """The event's payload as the API shows it: money as two-decimal strings, like the rest of the API."""
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        payload = value.to_payload()
+        for name in value.money_fields & payload.keys():
+            payload[name] = format_money(payload[name])
+        return payload
+
+
 class EventSerializer(serializers.Serializer):
     position = serializers.IntegerField()
     version = serializers.IntegerField()
     type = serializers.CharField(source="event.type")
     schema_version = serializers.IntegerField(source="event.schema_version")
-    payload = serializers.DictField(source="event.to_payload")
+    payload = EventPayloadField(source="event", help_text="Money as strings with two decimals.")
     actor = serializers.CharField(source="metadata.actor", allow_null=True, default=None)
     correlation_id = serializers.CharField(source="metadata.correlation_id", allow_null=True, default=None)
     recorded_at = serializers.DateTimeField()

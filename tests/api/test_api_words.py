@@ -111,3 +111,19 @@ def test_a_refusal_names_the_action_not_a_command_class(
     message = response.json()["error"]["message"]
     assert not COMMAND_CLASS_NAME.search(message), message
     assert "this order" in message
+
+
+def test_event_payloads_show_money_as_two_decimal_strings(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+) -> None:
+    order = new_order(place=True, pay=True)
+    client_for(users["finance"]).post(
+        f"/api/orders/{order['id']}/refunds/", {"amount": "0.50", "reason": "dented"}, format="json"
+    )
+    events = client_for(users["manager"]).get(f"/api/orders/{order['id']}/events/").json()["results"]
+    payloads = {event["type"]: event["payload"] for event in events}
+    assert payloads["OrderLineAdded"]["unit_price"] == "12.50"
+    assert (payloads["OrderPlaced"]["subtotal"], payloads["OrderPlaced"]["total"]) == ("25.00", "25.00")
+    assert payloads["PaymentRecorded"]["amount"] == "25.00"
+    assert payloads["RefundIssued"]["amount"] == "0.50"
+    assert payloads["OrderLineAdded"]["quantity"] == 2  # counts stay numbers
