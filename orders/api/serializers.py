@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
@@ -96,9 +97,23 @@ class LineSerializer(serializers.Serializer):
     shipped_quantity = serializers.IntegerField()
 
 
+class ShipmentLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+@extend_schema_field(ShipmentLineSerializer(many=True))
+class ShipmentLinesField(serializers.Field):
+    """A shipment's lines in the shape a shipment is sent in, ``[{"sku", "quantity"}]``; the aggregate and
+    the read model keep them as ``{sku: quantity}``."""
+
+    def to_representation(self, value: dict[str, int]) -> list[dict[str, Any]]:
+        return [{"sku": sku, "quantity": quantity} for sku, quantity in value.items()]
+
+
 class ShipmentOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    lines = serializers.DictField(child=serializers.IntegerField())
+    lines = ShipmentLinesField()
     carrier = serializers.CharField()
     tracking_number = serializers.CharField()
     dispatched_at = TimestampField()

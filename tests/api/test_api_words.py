@@ -127,3 +127,20 @@ def test_event_payloads_show_money_as_two_decimal_strings(
     assert payloads["PaymentRecorded"]["amount"] == "25.00"
     assert payloads["RefundIssued"]["amount"] == "0.50"
     assert payloads["OrderLineAdded"]["quantity"] == 2  # counts stay numbers
+
+
+def test_shipment_lines_have_the_shape_they_were_sent_in(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+) -> None:
+    order = new_order(place=True, pay=True)
+    sent = [{"sku": "MUG", "quantity": 1}]
+    shipped = client_for(users["fulfillment"]).post(
+        f"/api/orders/{order['id']}/shipments/",
+        {"lines": sent, "carrier": "DHL", "tracking_number": "T-1"},
+        format="json",
+    )
+    assert shipped.status_code == 200, shipped.json()
+    assert shipped.json()["shipments"][0]["lines"] == sent
+    version = shipped.json()["version"]
+    past = client_for(users["manager"]).get(f"/api/orders/{order['id']}/?as_of_version={version}")
+    assert past.json()["shipments"][0]["lines"] == sent
