@@ -120,6 +120,48 @@ class ShipmentOutSerializer(serializers.Serializer):
     delivered_at = TimestampField(allow_null=True)
 
 
+class PaymentOutSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    amount = MoneyField()
+    recorded_at = serializers.DateTimeField()
+
+
+class RefundOutSerializer(serializers.Serializer):
+    amount = MoneyField()
+    reason = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+
+
+class MoneyMovementsField(serializers.Field):
+    """Payments or refunds, oldest first, from the one list the order keeps of both
+    (``{"kind", "amount", "reference" | "reason", "at"}``, as the read model's JSON column holds it)."""
+
+    kind: str = ""
+    detail: str = ""  # the key that says what the movement was
+    _time = TimestampField()
+
+    def to_representation(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                self.detail: entry[self.detail],
+                "amount": format_money(entry["amount"]),
+                "recorded_at": self._time.to_representation(entry["at"]),
+            }
+            for entry in value
+            if entry["kind"] == self.kind
+        ]
+
+
+@extend_schema_field(PaymentOutSerializer(many=True))
+class PaymentsField(MoneyMovementsField):
+    kind, detail = "payment", "reference"
+
+
+@extend_schema_field(RefundOutSerializer(many=True))
+class RefundsField(MoneyMovementsField):
+    kind, detail = "refund", "reason"
+
+
 class OrderNoteSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     text = serializers.CharField()
@@ -143,6 +185,8 @@ class OrderSerializer(serializers.Serializer):
     total = MoneyField()
     amount_paid = MoneyField()
     amount_refunded = MoneyField()
+    payments = PaymentsField()
+    refunds = RefundsField(source="payments")
     shipments = ShipmentOutSerializer(many=True)
     notes = OrderNoteSerializer(many=True, required=False, help_text="Only for staff.")
     version = serializers.IntegerField()

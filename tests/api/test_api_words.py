@@ -144,3 +144,21 @@ def test_shipment_lines_have_the_shape_they_were_sent_in(
     version = shipped.json()["version"]
     past = client_for(users["manager"]).get(f"/api/orders/{order['id']}/?as_of_version={version}")
     assert past.json()["shipments"][0]["lines"] == sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_order_shows_its_payments_and_refunds(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], new_order: Callable[..., dict]
+) -> None:
+    order = new_order(place=True, pay=True)
+    refunded = client_for(users["finance"]).post(
+        f"/api/orders/{order['id']}/refunds/", {"amount": "0.50", "reason": "dented"}, format="json"
+    )
+    assert refunded.status_code == 200, refunded.json()
+    written = refunded.json()
+    assert [(p["reference"], p["amount"]) for p in written["payments"]] == [(f"PAY-{order['id']}", "25.00")]
+    assert [(r["amount"], r["reason"]) for r in written["refunds"]] == [("0.50", "dented")]
+    assert written["payments"][0]["recorded_at"] <= written["refunds"][0]["recorded_at"]
+    project_everything()
+    read = client_for(users["customer"]).get(f"/api/orders/{order['id']}/").json()
+    assert (read["payments"], read["refunds"]) == (written["payments"], written["refunds"])

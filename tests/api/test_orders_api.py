@@ -30,6 +30,8 @@ ORDER_FIELDS = {
     "total",
     "amount_paid",
     "amount_refunded",
+    "payments",
+    "refunds",
     "shipments",
     "notes",
     "version",
