@@ -44,6 +44,11 @@ CONSISTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+LOCATION_HEADER = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[201], description="The new order's URL."
+)
+
+
 class ConsistentReadMixin:
     """Reads that carry X-Consistency-Token wait until the order summaries have caught up with it."""
 
@@ -105,12 +110,23 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(parameters=[CONSISTENCY_PARAMETER]),
+    # The create view's class-level schema (a 201, Idempotency-Key) would otherwise apply to GET too.
+    get=extend_schema(
+        summary="The orders you may see",
+        parameters=[
+            CONSISTENCY_PARAMETER,
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, exclude=True),
+        ],
+        responses={200: OrderSerializer(many=True)},
+        description="The read model, newest first unless ordering says otherwise; filters combine.",
+    ),
     post=extend_schema(
+        summary="Create an order",
         request=CreateOrderSerializer,
         responses={201: OrderSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
-        description="CreateOrder.",
+        parameters=[IDEMPOTENCY_PARAMETER, LOCATION_HEADER],
+        description="CreateOrder: optionally with lines, a shipping address and (staff) the customer. "
+        "Answers 201 with the order and its URL in Location.",
     ),
 )
 class OrderCollectionView(OrderListView, CreateOrderView):
