@@ -54,6 +54,13 @@ class InsufficientStock(ApplicationError):
     status = 409
 
 
+class IncompleteOrder(ApplicationError):
+    """The order lacks something the command needs (a line, a shipping address); details name it."""
+
+    code = "order_incomplete"
+    status = 422
+
+
 class IdempotencyKeyInUse(ApplicationError):
     code = "idempotency_key_in_use"
     status = 409

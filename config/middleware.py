@@ -7,14 +7,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.core.signals import request_finished
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.signals import got_request_exception, request_finished
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
+from config.exception_handler import error_body
 from config.metrics import HTTP_REQUEST_SECONDS
 from config.request_context import REQUEST_ID_HEADER, accept_or_generate, request_id_var
+from config.views import API_PREFIX, api_not_found, internal_error
 
 GetResponse = Callable[[HttpRequest], HttpResponse]
 access_log = logging.getLogger("config.requests")
+request_logger = logging.getLogger("django.request")
 
 # Anything else is counted as "other": a client must not be able to create label values at will.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -89,3 +93,31 @@ def _user_id(request: HttpRequest) -> int | None:
     if user is None or not user.is_authenticated:
         return None
     return user.pk
+
+
+class ApiErrorMiddleware:
+    """An exception no API view handled answers the error body under /api/, with DEBUG on as well: Django
+    would answer its technical 500 page (code, settings, the traceback) there. It is logged and signalled
+    as Django does (``django.request``, ``got_request_exception``), so logs and error reporting see it."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(API_PREFIX):
+            return None
+        if isinstance(exception, Http404):
+            return api_not_found(request)
+        if isinstance(exception, DjangoPermissionDenied):
+            return JsonResponse(error_body("permission_denied", "you may not do this"), status=403)
+        got_request_exception.send(sender=None, request=request)
+        request_logger.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=exception,
+            extra={"status_code": 500, "request": request},
+        )
+        return internal_error()

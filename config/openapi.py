@@ -26,7 +26,7 @@ ERRORS = {
     "404": "not_found (also for an order the user may not see)",
     "409": "invalid_transition, concurrency_conflict, insufficient_stock or idempotency_key_in_use",
     "413": "request_too_large",
-    "422": "idempotency_key_reused",
+    "422": "idempotency_key_reused, or order_incomplete (details name what the order lacks)",
     "429": "rate_limited (with Retry-After)",
     "503": "projection_lagging (with Retry-After) or a dependency is down",
 }

@@ -9,12 +9,18 @@ from rest_framework import serializers
 
 
 class StrictSerializer(serializers.Serializer):
-    """A JSON object; fields not listed here are rejected."""
+    """A JSON object; fields not listed here are rejected, together with the listed ones' errors, so one
+    answer names every bad field (an unknown one does not hide an invalid one)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["expected a JSON object"]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
-        return super().to_internal_value(data)
+        errors: dict[str, Any] = {name: ["unknown field"] for name in sorted(set(data) - set(self.fields))}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            errors.update(detail if isinstance(detail, Mapping) else {"non_field_errors": detail})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value

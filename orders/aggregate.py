@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
-from config.errors import InvalidTransition, NotFound, ValidationError
+from config.errors import IncompleteOrder, InvalidTransition, NotFound, ValidationError
 from orders import commands as c
 from orders import events as e
 from orders.statuses import FulfillmentStatus, OrderStatus, PaymentStatus
@@ -356,9 +356,14 @@ class Order:
     def _decide_place_order(self, command: c.PlaceOrder, context: DecisionContext) -> list[e.Event]:
         self._require_status(OrderStatus.DRAFT, action="place the order")
         if not self.lines:
-            raise InvalidTransition("an order needs at least one line to be placed")
+            raise IncompleteOrder(
+                "an order needs at least one line to be placed", details={"lines": ["add a line first"]}
+            )
         if self.shipping_address is None:
-            raise InvalidTransition("an order needs a shipping address to be placed")
+            raise IncompleteOrder(
+                "an order needs a shipping address to be placed",
+                details={"shipping_address": ["set the shipping address first"]},
+            )
         return [
             e.OrderPlaced(
                 lines={sku: line.quantity for sku, line in sorted(self.lines.items())},

@@ -7,7 +7,7 @@ concerns the customer rather than one order (``EraseCustomerData``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from orders.events import customer_stream_id
@@ -15,6 +15,9 @@ from orders.events import customer_stream_id
 
 @dataclass(frozen=True, kw_only=True)
 class Command:
+    # What the command does, in the user's words, for messages ("you may not place this order").
+    action: ClassVar[str] = "do this"
+
     @property
     def name(self) -> str:
         return type(self).__name__
@@ -36,6 +39,7 @@ class OrderCommand(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class CreateOrder(OrderCommand):
+    action: ClassVar[str] = "create this order"
     customer_id: int
     # Optional initial content, decided in the same transaction as the creation.
     lines: dict[str, int] = field(default_factory=dict)
@@ -44,39 +48,45 @@ class CreateOrder(OrderCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class AddLine(OrderCommand):
+    action: ClassVar[str] = "add lines to this order"
     sku: str
     quantity: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeLineQuantity(OrderCommand):
+    action: ClassVar[str] = "change the lines of this order"
     sku: str
     quantity: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class RemoveLine(OrderCommand):
+    action: ClassVar[str] = "remove lines from this order"
     sku: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class SetShippingAddress(OrderCommand):
+    action: ClassVar[str] = "set the shipping address of this order"
     address: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PlaceOrder(OrderCommand):
-    pass
+    action: ClassVar[str] = "place this order"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RecordPayment(OrderCommand):
+    action: ClassVar[str] = "record a payment on this order"
     amount: int
     reference: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class ShipItems(OrderCommand):
+    action: ClassVar[str] = "ship items of this order"
     lines: dict[str, int]
     carrier: str
     tracking_number: str
@@ -84,33 +94,39 @@ class ShipItems(OrderCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class MarkDelivered(OrderCommand):
+    action: ClassVar[str] = "mark a shipment of this order delivered"
     shipment_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class CancelOrder(OrderCommand):
+    action: ClassVar[str] = "cancel this order"
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class IssueRefund(OrderCommand):
+    action: ClassVar[str] = "issue a refund on this order"
     amount: int
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class AddNote(OrderCommand):
+    action: ClassVar[str] = "add a note to this order"
     text: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExpireOrder(OrderCommand):
-    pass
+    action: ClassVar[str] = "expire this order"
 
 
 @dataclass(frozen=True, kw_only=True)
 class EraseCustomerData(Command):
     """Crypto-shred the customer's personal data (recovery/ does the shredding in the bus's transaction)."""
+
+    action: ClassVar[str] = "erase this customer's personal data"
 
     customer_id: int
 

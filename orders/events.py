@@ -33,6 +33,8 @@ class Event:
     type_name: ClassVar[str]
     schema_version: ClassVar[int] = 1
     personal_fields: ClassVar[frozenset[str]] = frozenset()
+    # Fields holding money in integer minor units: shown as two-decimal strings outside the log.
+    money_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, *, type_name: str, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -90,6 +92,7 @@ class OrderCreated(Event, type_name="OrderCreated"):
 class OrderLineAdded(Event, type_name="OrderLineAdded"):
     # v1 called the price "price"; see the upcaster below.
     schema_version = 2
+    money_fields = frozenset({"unit_price"})
 
     sku: str
     name: str
@@ -124,6 +127,8 @@ class ShippingAddressSet(Event, type_name="ShippingAddressSet"):
 @dataclass(frozen=True)
 class OrderPlaced(Event, type_name="OrderPlaced"):
     # Quantities per sku reserved from stock, so a cancellation knows exactly what to release.
+    money_fields = frozenset({"subtotal", "total"})
+
     lines: dict[str, int]
     subtotal: int
     total: int
@@ -132,6 +137,8 @@ class OrderPlaced(Event, type_name="OrderPlaced"):
 
 @dataclass(frozen=True)
 class PaymentRecorded(Event, type_name="PaymentRecorded"):
+    money_fields = frozenset({"amount"})
+
     amount: int
     reference: str
 
@@ -162,6 +169,8 @@ class OrderCancelled(Event, type_name="OrderCancelled"):
 
 @dataclass(frozen=True)
 class RefundIssued(Event, type_name="RefundIssued"):
+    money_fields = frozenset({"amount"})
+
     amount: int
     reason: str
 

@@ -298,13 +298,13 @@ def _authorize(command: c.Command, handler: Handler, *, actor: Actor, order: Agg
         return
     if not isinstance(order, Order):  # a customer's own stream: the permission alone decides
         if not rules.has_perm(handler.permission, actor, order):
-            raise PermissionDenied(f"you may not {command.name}")
+            raise PermissionDenied(f"you may not {command.action}")
         return
     # An order the actor may not see does not exist for them: 404, never 403.
     if not order.exists or not rules.has_perm("orders.view_order", actor, order):
         raise NotFound("order not found")
     if not rules.has_perm(handler.permission, actor, order):
-        raise PermissionDenied(f"you may not {command.name} on this order")
+        raise PermissionDenied(f"you may not {command.action}")
 
 
 def _is_deadlock(exc: OperationalError) -> bool:

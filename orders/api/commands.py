@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import rules
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -37,7 +38,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 def respond_to_command(request: Request, command: Command, *, status: int = 200) -> Response:
     """Dispatch ``command`` as the request's user; answer the order as the write side now sees it."""
-    return respond(request, command, answer=partial(_order_answer, user=request.user, status=status))
+    return respond(request, command, answer=partial(_order_answer, request=request, status=status))
 
 
 def respond(
@@ -63,13 +64,18 @@ def respond(
     return response
 
 
-def _order_answer(result: DispatchResult, *, user: Any, status: int) -> StoredResponse:
+def _order_answer(result: DispatchResult, *, request: Request, status: int) -> StoredResponse:
     # A command that changed nothing (a repeated payment) still names the state it answers with.
     token = consistency_token(result.events or result.history[-1:])
     if not isinstance(result.order, Order):  # only the order commands' views answer with the order
         raise TypeError(f"{type(result.order).__name__} is not an order")
-    body = represent(WrittenOrder.of(result.order, result.history), user)
-    return StoredResponse(status=status, body=body, headers={CONSISTENCY_HEADER: token or ""})
+    body = represent(WrittenOrder.of(result.order, result.history), request.user)
+    headers = {CONSISTENCY_HEADER: token or ""}
+    if status == 201:  # the new order's own URL
+        headers["Location"] = request.build_absolute_uri(
+            reverse("order-detail", kwargs={"order_id": result.order.id})
+        )
+    return StoredResponse(status=status, body=body, headers=headers)
 
 
 class CommandView(APIView):

@@ -22,14 +22,18 @@ def format_money(minor_units: int) -> str:
 class MoneyField(serializers.DecimalField):
     """Money in the API: ``"19.99"`` out; in, a positive amount with at most two decimals, as minor units."""
 
+    default_error_messages = {"not_a_string": 'money is a string with two decimals, e.g. "19.99"'}
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", CENTS)
         super().__init__(max_digits=12, decimal_places=2, **kwargs)
 
     # DecimalField's Decimal becomes integer minor units here, the type the commands take.
     def to_internal_value(self, data: Any) -> int:  # type: ignore[override]  # int, not Decimal
-        if isinstance(data, bool):
-            self.fail("invalid")
+        # A JSON number is refused, not rounded: 19.99 as a binary float is not exactly 19.99, and a
+        # client that sends numbers would sooner or later send one with a third decimal.
+        if not isinstance(data, str):
+            self.fail("not_a_string")
         return int(super().to_internal_value(data) * 100)
 
     def to_representation(self, value: int) -> str:  # type: ignore[override]  # int, not Decimal

@@ -26,7 +26,7 @@ from rest_framework import serializers
 
 from orders.aggregate import Order
 from orders.api.serializers import OrderSerializer
-from orders.events import OrderNoteAdded
+from orders.events import OrderNoteAdded, PaymentRecorded, RefundIssued
 from orders.store import RecordedEvent
 
 
@@ -52,6 +52,7 @@ class WrittenOrder:
     total: int
     amount_paid: int
     amount_refunded: int
+    payments: list[dict[str, Any]]  # payments and refunds, as the read model keeps them
     shipments: list[dict[str, Any]]
     notes: list[dict[str, Any]]
     version: int
@@ -89,6 +90,9 @@ class WrittenOrder:
             total=order.total,
             amount_paid=order.amount_paid,
             amount_refunded=order.amount_refunded,
+            payments=[
+                _money_movement(r) for r in history if isinstance(r.event, PaymentRecorded | RefundIssued)
+            ],
             shipments=[
                 {
                     "id": shipment.id,
@@ -114,6 +118,17 @@ class WrittenOrder:
             placed_at=order.placed_at,
             updated_at=order.updated_at,
         )
+
+
+def _money_movement(recorded: RecordedEvent) -> dict[str, Any]:
+    """A payment or refund as the read model's ``payments`` column holds it (projections/projectors.py)."""
+    event = recorded.event
+    at = recorded.recorded_at.isoformat()
+    if isinstance(event, PaymentRecorded):
+        return {"kind": "payment", "amount": event.amount, "reference": event.reference, "at": at}
+    if isinstance(event, RefundIssued):
+        return {"kind": "refund", "amount": event.amount, "reason": event.reason, "at": at}
+    raise TypeError(f"{event.type} is neither a payment nor a refund")
 
 
 def order_representation(document: Any, *, include_notes: bool) -> dict[str, Any]:

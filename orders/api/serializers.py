@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictSerializer
 from orders.aggregate import ADDRESS_FIELDS, MAX_LINE_QUANTITY, MAX_NOTE_LENGTH, MAX_TEXT_LENGTH
-from orders.api.fields import MoneyField, TimestampField
+from orders.api.fields import MoneyField, TimestampField, format_money
 from orders.models import Product
 
 
@@ -96,13 +97,69 @@ class LineSerializer(serializers.Serializer):
     shipped_quantity = serializers.IntegerField()
 
 
+class ShipmentLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+@extend_schema_field(ShipmentLineSerializer(many=True))
+class ShipmentLinesField(serializers.Field):
+    """A shipment's lines in the shape a shipment is sent in, ``[{"sku", "quantity"}]``; the aggregate and
+    the read model keep them as ``{sku: quantity}``."""
+
+    def to_representation(self, value: dict[str, int]) -> list[dict[str, Any]]:
+        return [{"sku": sku, "quantity": quantity} for sku, quantity in value.items()]
+
+
 class ShipmentOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    lines = serializers.DictField(child=serializers.IntegerField())
+    lines = ShipmentLinesField()
     carrier = serializers.CharField()
     tracking_number = serializers.CharField()
     dispatched_at = TimestampField()
     delivered_at = TimestampField(allow_null=True)
+
+
+class PaymentOutSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    amount = MoneyField()
+    recorded_at = serializers.DateTimeField()
+
+
+class RefundOutSerializer(serializers.Serializer):
+    amount = MoneyField()
+    reason = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+
+
+class MoneyMovementsField(serializers.Field):
+    """Payments or refunds, oldest first, from the one list the order keeps of both
+    (``{"kind", "amount", "reference" | "reason", "at"}``, as the read model's JSON column holds it)."""
+
+    kind: str = ""
+    detail: str = ""  # the key that says what the movement was
+    _time = TimestampField()
+
+    def to_representation(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                self.detail: entry[self.detail],
+                "amount": format_money(entry["amount"]),
+                "recorded_at": self._time.to_representation(entry["at"]),
+            }
+            for entry in value
+            if entry["kind"] == self.kind
+        ]
+
+
+@extend_schema_field(PaymentOutSerializer(many=True))
+class PaymentsField(MoneyMovementsField):
+    kind, detail = "payment", "reference"
+
+
+@extend_schema_field(RefundOutSerializer(many=True))
+class RefundsField(MoneyMovementsField):
+    kind, detail = "refund", "reason"
 
 
 class OrderNoteSerializer(serializers.Serializer):
@@ -128,6 +185,8 @@ class OrderSerializer(serializers.Serializer):
     total = MoneyField()
     amount_paid = MoneyField()
     amount_refunded = MoneyField()
+    payments = PaymentsField()
+    refunds = RefundsField(source="payments")
     shipments = ShipmentOutSerializer(many=True)
     notes = OrderNoteSerializer(many=True, required=False, help_text="Only for staff.")
     version = serializers.IntegerField()
@@ -142,12 +201,22 @@ class OrderSerializer(serializers.Serializer):
         return data
 
 
+class EventPayloadField(serializers.DictField):
+    """The event's payload as the API shows it: money as two-decimal strings, like the rest of the API."""
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        payload = value.to_payload()
+        for name in value.money_fields & payload.keys():
+            payload[name] = format_money(payload[name])
+        return payload
+
+
 class EventSerializer(serializers.Serializer):
     position = serializers.IntegerField()
     version = serializers.IntegerField()
     type = serializers.CharField(source="event.type")
     schema_version = serializers.IntegerField(source="event.schema_version")
-    payload = serializers.DictField(source="event.to_payload")
+    payload = EventPayloadField(source="event", help_text="Money as strings with two decimals.")
     actor = serializers.CharField(source="metadata.actor", allow_null=True, default=None)
     correlation_id = serializers.CharField(source="metadata.correlation_id", allow_null=True, default=None)
     recorded_at = serializers.DateTimeField()

@@ -13,6 +13,7 @@ from uuid import UUID
 import rules
 from django.conf import settings
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from config.errors import NotFound, ProjectionLagging
 from config.errors import ValidationError as InvalidInput
+from config.pagination import StrictOrderingFilter
 from orders import store
 from orders.aggregate import replay
 from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
@@ -39,6 +41,11 @@ CONSISTENCY_PARAMETER = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=False,
     description="A command's token: wait (up to 2 s) until the read model shows that command, else 503.",
+)
+
+
+LOCATION_HEADER = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[201], description="The new order's URL."
 )
 
 
@@ -87,6 +94,10 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
     serializer_class = OrderSerializer  # documents the representation; ``list`` builds it directly
     filterset_class = OrderFilter
     pagination_class = OrderCursorPagination
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "number", "total"]  # not null: a cursor needs a value
+    ordering_tiebreaker = "id"
+    ordering = ("-created_at", "-id")
 
     def get_queryset(self) -> QuerySet[OrderSummary]:
         return visible_orders(self.request.user)
@@ -99,12 +110,23 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(parameters=[CONSISTENCY_PARAMETER]),
+    # The create view's class-level schema (a 201, Idempotency-Key) would otherwise apply to GET too.
+    get=extend_schema(
+        summary="The orders you may see",
+        parameters=[
+            CONSISTENCY_PARAMETER,
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, exclude=True),
+        ],
+        responses={200: OrderSerializer(many=True)},
+        description="The read model, newest first unless ordering says otherwise; filters combine.",
+    ),
     post=extend_schema(
+        summary="Create an order",
         request=CreateOrderSerializer,
         responses={201: OrderSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
-        description="CreateOrder.",
+        parameters=[IDEMPOTENCY_PARAMETER, LOCATION_HEADER],
+        description="CreateOrder: optionally with lines, a shipping address and (staff) the customer. "
+        "Answers 201 with the order and its URL in Location.",
     ),
 )
 class OrderCollectionView(OrderListView, CreateOrderView):

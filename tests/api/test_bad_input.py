@@ -84,6 +84,27 @@ CASES: dict[str, Bad] = {
         {"sku": "MUG", "quantity": 1, "colour": "red", "gift_wrap": True},
         fields=(("colour",), ("gift_wrap",)),
     ),
+    "unknown-field-beside-invalid-ones": Bad(
+        "owner",
+        "post",
+        LINES,
+        {"sku": "", "quantity": 0, "colour": "red"},
+        fields=(("colour",), ("sku",), ("quantity",)),
+    ),
+    "unknown-field-beside-an-invalid-nested-one": Bad(
+        "owner",
+        "post",
+        LIST,
+        {"lines": [{"sku": "MUG", "quantity": 0}], "status": "paid"},
+        fields=(("status",), ("lines", "0", "quantity")),
+    ),
+    "unknown-nested-field-beside-an-invalid-one": Bad(
+        "owner",
+        "put",
+        ADDRESS_PATH,
+        {**ADDRESS, "country": "", "planet": "Mars"},
+        fields=(("planet",), ("country",)),
+    ),
     "unknown-field-on-place": Bad(
         "owner", "post", "/api/orders/{order}/place/", {"force": True}, fields=(("force",),)
     ),

@@ -297,7 +297,7 @@ def test_events_and_past_state_by_role_and_hidden_notes(
         assert SECRET_NOTE not in events.content.decode() + past.content.decode()
         return
     assert events.status_code == past.status_code == 200, (events.json(), past.json())
-    listed = events.json()
+    listed = events.json()["results"]
     assert [e["type"] for e in listed] == [
         "OrderCreated",
         "OrderLineAdded",

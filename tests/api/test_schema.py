@@ -88,3 +88,15 @@ def test_no_request_makes_the_api_fail_or_break_its_schema(
             case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
 
         call()
+
+
+def test_the_order_list_is_documented_as_a_read_and_the_create_as_a_201_with_location() -> None:
+    paths = APIClient().get("/api/schema/?format=json").json()["paths"]
+    listing, create = paths["/api/orders/"]["get"], paths["/api/orders/"]["post"]
+    assert "200" in listing["responses"] and "201" not in listing["responses"]
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "PaginatedOrderList"
+    )
+    assert "Idempotency-Key" not in [p["name"] for p in listing["parameters"]]
+    assert "ordering" in [p["name"] for p in listing["parameters"]]
+    assert "Location" in create["responses"]["201"]["headers"]

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 
-from config.errors import ApplicationError, InvalidTransition, NotFound, ValidationError
+from config.errors import ApplicationError, IncompleteOrder, InvalidTransition, NotFound, ValidationError
 from orders import commands as c
 from orders import events as e
 from orders.aggregate import CustomerInfo, DecisionContext, Order, ProductInfo, replay
@@ -133,6 +133,7 @@ def assert_events(
 ERROR_CODES: dict[type[ApplicationError], str] = {
     ValidationError: "validation_error",
     InvalidTransition: "invalid_transition",
+    IncompleteOrder: "order_incomplete",
     NotFound: "not_found",
 }
 

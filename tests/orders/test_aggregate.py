@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from config.errors import InvalidTransition, NotFound, ValidationError
+from config.errors import IncompleteOrder, InvalidTransition, NotFound, ValidationError
 from orders import commands as c
 from orders import events as e
 from orders.aggregate import CustomerInfo, Order, ProductInfo
@@ -443,7 +443,8 @@ def test_place_order_counts_the_lines_as_they_are_now() -> None:
     ],
 )
 def test_place_an_incomplete_order_is_rejected(history: tuple[e.Event, ...]) -> None:
-    assert_rejected(history, c.PlaceOrder(order_id=ID), InvalidTransition)
+    error = assert_rejected(history, c.PlaceOrder(order_id=ID), IncompleteOrder)
+    assert set(error.details) <= {"lines", "shipping_address"} and error.details
 
 
 @pytest.mark.parametrize(("history", "status"), histories("placed", "cancelled", "expired", "completed"))
