@@ -32,6 +32,7 @@ from psycopg import sql
 from orders.models import Product
 from projections import runner
 from projections.projectors import PROJECTORS
+from projections.rebase import RebaseRefused, advance_transaction_ids
 from projections.rebuild import rebuild
 from recovery import erasure, keys
 from recovery.archive import ArchiveError, ArchiveReader, Section, read_header
@@ -40,7 +41,6 @@ from recovery.tables import EVENT_COLUMNS, EVENT_LOG, column_list, permission_li
 
 Progress = Callable[[str], None]
 # Two billion transactions is where xid8 arithmetic below stops being a reasonable thing to burn through.
-MAX_XID_ADVANCE = 2**31
 
 
 class RestoreError(RuntimeError):
@@ -441,39 +441,14 @@ def _set_sequences(archived: dict[str, int]) -> None:
 
 
 def _advance_transaction_ids(progress: Progress) -> None:
-    """Make this server's transaction ids run past the restored ones.
-
-    Readers take events below ``pg_snapshot_xmin`` in (transaction id, position) order. On a new server
-    whose counter is behind the restored ids, restored events would be invisible to them, and new events
-    would sort *before* restored ones. Each committed transaction uses one id, so commit empty ones
-    until the counter passes; for a very large gap, ``pg_resetwal --next-transaction-id`` (and
-    ``--epoch``) on the stopped server is the faster way.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT max(transaction_id)::text FROM event_log")
-        newest = cursor.fetchone()[0]
-        cursor.execute("SELECT pg_current_xact_id()::text")
-        current = int(cursor.fetchone()[0])
-    if newest is None or int(newest) < current:
-        return
-    gap = int(newest) - current + 1
-    if gap > MAX_XID_ADVANCE:
-        raise RestoreError(
-            f"the restored events' transaction ids are {gap:,} ahead of this server's; advance the stopped "
-            "server with pg_resetwal --next-transaction-id/--epoch, then restore into a fresh database again"
-        )
-    progress(f"advancing this server's transaction ids by {gap:,}")
-    batch = 100_000
-    with connection.cursor() as cursor:
-        while gap > 0:
-            step = min(batch, gap)
-            # Each iteration commits a transaction that took an id (a DO block may COMMIT in PostgreSQL 11+).
-            cursor.execute(
-                sql.SQL(
-                    "DO $$ BEGIN FOR i IN 1..{} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
-                ).format(sql.Literal(step))
-            )
-            gap -= step
+    """Make this server's transaction ids run past the restored ones (``projections.rebase``, which a
+    re-base after a logical move uses too). Readers take events below ``pg_snapshot_xmin`` in
+    (transaction id, position) order: on a new server whose counter is behind the restored ids, restored
+    events would be invisible to them, and new events would sort *before* restored ones."""
+    try:
+        advance_transaction_ids(progress)
+    except RebaseRefused as exc:
+        raise RestoreError(str(exc)) from exc
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
