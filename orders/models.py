@@ -6,10 +6,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.db.models.expressions import Func
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 
 class TransactionIdField(models.BigIntegerField):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 
 class BackupRecord(models.Model):

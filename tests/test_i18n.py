@@ -28,7 +28,9 @@ PROJECT_APPS = {"accounts", "orders", "projections", "recovery"}
     "language, expected, absent",
     [("de", ["Benutzername", "Anmelden"], "Username"), ("en", ["Username", "Log in"], "Benutzername")],
 )
-def test_the_admin_login_answers_in_the_browsers_language(language: str, expected: list[str], absent: str) -> None:
+def test_the_admin_login_answers_in_the_browsers_language(
+    language: str, expected: list[str], absent: str
+) -> None:
     response = Client().get("/admin/login/", HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200
     assert response["Content-Language"] == language
@@ -78,7 +80,9 @@ def test_an_invalid_body_keeps_its_code_and_field_names_in_every_language(custom
     for language in ("en", "de"):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        response = client.post("/api/orders/", {"lines": "nope"}, format="json", HTTP_ACCEPT_LANGUAGE=language)
+        response = client.post(
+            "/api/orders/", {"lines": "nope"}, format="json", HTTP_ACCEPT_LANGUAGE=language
+        )
         assert response.status_code == 400, response.content[:300]
         bodies[language] = response.json()["error"]
     assert bodies["en"]["code"] == bodies["de"]["code"] == "validation_error"
@@ -106,7 +110,9 @@ _NOT_PROSE = re.compile(
 
 def _untranslated_literals(variable: str) -> list[str]:
     """Quoted strings with letters inside a {{ }} (``default:"..."``) that are not wrapped in _()."""
-    return [text for wrapped, text in _QUOTED.findall(variable) if not wrapped and re.search(r"[A-Za-z]", text)]
+    return [
+        text for wrapped, text in _QUOTED.findall(variable) if not wrapped and re.search(r"[A-Za-z]", text)
+    ]
 
 
 def _bare_text(source: str) -> list[str]:
@@ -128,7 +134,9 @@ def test_the_template_check_finds_bare_text() -> None:
     assert _bare_text("<p>Hello</p>") == ["Hello"]
     assert _bare_text('<span title="Nope">{% translate "Yes" %}</span>') == ["Nope"]
     assert _bare_text('{{ x|default:"none yet" }}') == ['"none yet"']
-    assert _bare_text('{{ x|default:_("none yet") }}{% blocktranslate %}Hi {{ n }}{% endblocktranslate %}') == []
+    assert (
+        _bare_text('{{ x|default:_("none yet") }}{% blocktranslate %}Hi {{ n }}{% endblocktranslate %}') == []
+    )
     assert _bare_text("{# a comment #}<a href=\"{% url 'admin:index' %}\">&rsaquo;</a> 42 · {{ n }}") == []
 
 
@@ -158,7 +166,9 @@ def test_every_project_model_names_itself_in_a_translatable_way() -> None:
 
 
 def test_every_app_names_itself_in_a_translatable_way() -> None:
-    untranslated = [app for app in PROJECT_APPS if not isinstance(apps.get_app_config(app).verbose_name, Promise)]
+    untranslated = [
+        app for app in PROJECT_APPS if not isinstance(apps.get_app_config(app).verbose_name, Promise)
+    ]
     assert untranslated == []
 
 
