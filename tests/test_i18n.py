@@ -216,3 +216,13 @@ def test_every_admin_column_and_filter_title_is_translatable() -> None:
             if isinstance(list_filter, type) and title is not None and not isinstance(title, Promise):
                 untranslated.append(f"{type(model_admin).__name__} filter {list_filter.__name__}")
     assert untranslated == []
+
+
+@pytest.mark.django_db
+def test_the_projects_own_pages_use_the_translate_tags() -> None:
+    """The 404 page's breadcrumb is {% translate "Home" %}, a text Django's admin catalog translates."""
+    german = Client().get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="de")
+    english = Client().get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+    assert german.status_code == english.status_code == 404
+    assert '<a href="/admin/">Start</a>' in german.content.decode()
+    assert '<a href="/admin/">Home</a>' in english.content.decode()
