@@ -17,6 +17,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from rules.contrib.admin import ObjectPermissionsModelAdminMixin
 
 from accounts.models import User
@@ -43,9 +44,9 @@ class UserAdmin(ObjectPermissionsModelAdminMixin, DjangoUserAdmin):
     filter_horizontal = ()
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-        ("Access", {"fields": ("is_active", "groups", "admin_access")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Access"), {"fields": ("is_active", "groups", "admin_access")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
         (
@@ -70,10 +71,10 @@ class UserAdmin(ObjectPermissionsModelAdminMixin, DjangoUserAdmin):
         if db_field.name == "groups":
             kwargs["queryset"] = Group.objects.filter(name__in=[role.value for role in Role]).order_by("name")
             kwargs["widget"] = forms.CheckboxSelectMultiple
-            kwargs["help_text"] = "Staff roles may sign in here; customers use the shop and the API."
+            kwargs["help_text"] = _("Staff roles may sign in here; customers use the shop and the API.")
             field = super().formfield_for_manytomany(db_field, request, **kwargs)
             if field is not None:  # None only for a many-to-many through a model of one's own
-                field.label = "Roles"
+                field.label = _("Roles")
             return field
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
@@ -85,20 +86,20 @@ class UserAdmin(ObjectPermissionsModelAdminMixin, DjangoUserAdmin):
             User.objects.filter(pk=user.pk).update(is_staff=staff)
             user.is_staff = staff
 
-    @admin.display(description="admin access", boolean=True)
+    @admin.display(description=_("admin access"), boolean=True)
     def admin_access(self, user: User) -> bool:
         """``is_staff``, which follows the roles (see ``save_related``)."""
         return user.is_staff
 
-    @admin.display(description="name", ordering="last_name")
+    @admin.display(description=_("name"), ordering="last_name")
     def full_name(self, user: User) -> str:
         return user.get_full_name()
 
-    @admin.display(description="roles")
+    @admin.display(description=_("roles"))
     def roles(self, user: User) -> str:
         return ", ".join(sorted(group.name for group in user.groups.all())) or "-"
 
-    @admin.display(description="last login", ordering="last_login")
+    @admin.display(description=_("last login"), ordering="last_login")
     def last_seen(self, user: User) -> str:
         return when(user.last_login)
 
@@ -117,6 +118,6 @@ class RoleAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(member_count=Count("user"))
 
-    @admin.display(description="users", ordering="member_count")
+    @admin.display(description=_("users"), ordering="member_count")
     def members(self, group: Group) -> int:
         return group.member_count  # type: ignore[attr-defined]  # annotated by get_queryset above

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -15,7 +16,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
         # not provided", which sends the client looking for the wrong problem.
         if scheme.lower() == b"bearer":
             raise exceptions.AuthenticationFailed(
-                'use the Token scheme: "Authorization: Token <token>" (not Bearer), '
-                "with the token from POST /api/auth/token/"
+                gettext(
+                    'use the Token scheme: "Authorization: Token <token>" (not Bearer), '
+                    "with the token from POST /api/auth/token/"
+                )
             )
         return super().authenticate(request)

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
@@ -6,3 +7,5 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "accounts_user"
+        verbose_name = _("user")
+        verbose_name_plural = _("users")

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 import redis
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import SAFE_METHODS
@@ -44,7 +45,7 @@ class ThrottleUnavailable(APIException):
     """The throttle store is down and ``THROTTLE_FAIL_OPEN`` is off: refuse rather than run unlimited."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "rate limiting is unavailable; try again shortly"
+    default_detail = gettext_lazy("rate limiting is unavailable; try again shortly")
     default_code = "throttle_unavailable"
 
 

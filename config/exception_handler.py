@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.translation import gettext
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -44,11 +45,11 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         return error_response(exc.code, exc.message, exc.status, exc.details, **headers)
     if isinstance(exc, RequestDataTooBig):
-        return error_response("request_too_large", "the request body is too large", 413)
+        return error_response("request_too_large", gettext("the request body is too large"), 413)
     if isinstance(exc, Http404):
-        return error_response("not_found", "not found", 404)
+        return error_response("not_found", gettext("not found"), 404)
     if isinstance(exc, DjangoPermissionDenied):
-        return error_response("permission_denied", "you may not do this", 403)
+        return error_response("permission_denied", gettext("you may not do this"), 403)
     if isinstance(exc, drf.APIException):
         return _drf_response(exc)
     if isinstance(exc, OperationalError | InterfaceError):
@@ -57,7 +58,7 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
         # is safe: it is applied at most once.
         logger.warning("database unavailable: %s", type(exc).__name__)
         return error_response(
-            "database_unavailable", "the database is unavailable; retry", 503, **{"Retry-After": "1"}
+            "database_unavailable", gettext("the database is unavailable; retry"), 503, **{"Retry-After": "1"}
         )
     return None  # a bug: Django answers 500 and logs it
 
@@ -75,7 +76,9 @@ def _drf_response(exc: drf.APIException) -> Response:
         headers["Retry-After"] = str(max(int(wait + 0.999), 1))
     if isinstance(exc, drf.ValidationError | drf.ParseError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": _as_list(exc.detail)}
-        message = "the request is not valid" if isinstance(exc, drf.ValidationError) else str(exc.detail)
+        message = (
+            gettext("the request is not valid") if isinstance(exc, drf.ValidationError) else str(exc.detail)
+        )
         return error_response(code, message, exc.status_code, details, **headers)
     return error_response(code, str(exc.detail), exc.status_code, **headers)
 

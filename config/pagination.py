@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Field, Model, QuerySet
+from django.utils.translation import gettext
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import Cursor, CursorPagination
@@ -37,7 +38,9 @@ class StrictCursorPagination(CursorPagination):
         if raw is None:
             return self.page_size
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({"limit": [f"a whole number from 1 to {self.max_page_size}"]})
+            raise ValidationError(
+                {"limit": [gettext("a whole number from 1 to %(max)s") % {"max": self.max_page_size}]}
+            )
         return int(raw)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
@@ -48,7 +51,7 @@ class StrictCursorPagination(CursorPagination):
         else:
             if cursor is None or cursor.position is None or self.position_is_valid(str(cursor.position)):
                 return cursor
-        raise ValidationError({"cursor": ["invalid cursor"]})
+        raise ValidationError({"cursor": [gettext("invalid cursor")]})
 
     def position_is_valid(self, position: str) -> bool:
         if self.model is None:
@@ -76,7 +79,14 @@ class StrictOrderingFilter(OrderingFilter):
         chosen = raw.strip()
         if chosen.lstrip("-") not in allowed:
             choices = ", ".join(f"{name}, -{name}" for name in allowed)
-            raise ValidationError({"ordering": [f"unknown ordering {chosen!r}; one of: {choices}"]})
+            raise ValidationError(
+                {
+                    "ordering": [
+                        gettext("unknown ordering %(chosen)s; one of: %(choices)s")
+                        % {"chosen": repr(chosen), "choices": choices}
+                    ]
+                }
+            )
         tiebreaker: str = getattr(view, "ordering_tiebreaker", "pk")
         direction = "-" if chosen.startswith("-") else ""
         return (chosen, f"{direction}{tiebreaker}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 
@@ -14,8 +15,10 @@ class StrictSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["expected a JSON object"]})
-        errors: dict[str, Any] = {name: ["unknown field"] for name in sorted(set(data) - set(self.fields))}
+            raise serializers.ValidationError({"non_field_errors": [gettext("expected a JSON object")]})
+        errors: dict[str, Any] = {
+            name: [gettext("unknown field")] for name in sorted(set(data) - set(self.fields))
+        }
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext
 from django.views import defaults
 
 from config.exception_handler import error_body
@@ -21,7 +22,9 @@ def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> Json
     """The last URL pattern under /api/: no route matched (an unknown path, an id of the wrong shape)."""
     meant = _route_with_slash(request)
     message = (
-        f"no such resource; did you mean {meant} (with the trailing slash)?" if meant else "no such resource"
+        gettext("no such resource; did you mean %(route)s (with the trailing slash)?") % {"route": meant}
+        if meant
+        else gettext("no such resource")
     )
     return JsonResponse(error_body("not_found", message), status=404)
 
@@ -39,7 +42,7 @@ def _route_with_slash(request: HttpRequest) -> str | None:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
-        return JsonResponse(error_body("not_found", "no such resource"), status=404)
+        return JsonResponse(error_body("not_found", gettext("no such resource")), status=404)
     return defaults.page_not_found(request, exception)
 
 
@@ -50,4 +53,4 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def internal_error() -> JsonResponse:
-    return JsonResponse(error_body("internal_error", "something went wrong on our side"), status=500)
+    return JsonResponse(error_body("internal_error", gettext("something went wrong on our side")), status=500)

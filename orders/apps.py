@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrdersConfig(AppConfig):
     name = "orders"
-    verbose_name = "Catalogue and event log"
+    verbose_name = _("Catalogue and event log")
 
     def ready(self) -> None:
         # Load the Celery app so shared tasks bind to it in web processes too.

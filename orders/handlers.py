@@ -29,6 +29,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import OperationalError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.roles import Role, actor_id
 from config.errors import (
@@ -292,19 +293,19 @@ def _run_effects(new_events: list[Event]) -> None:
 def _authorize(command: c.Command, handler: Handler, *, actor: Actor, order: Aggregate) -> None:
     if isinstance(command, c.CreateOrder):
         if not rules.has_perm(handler.permission, actor):
-            raise PermissionDenied("you may not create orders")
+            raise PermissionDenied(gettext("you may not create orders"))
         if command.customer_id != actor.pk and not rules.has_perm("orders.create_order_for_customer", actor):
-            raise PermissionDenied("you may only create orders for yourself")
+            raise PermissionDenied(gettext("you may only create orders for yourself"))
         return
     if not isinstance(order, Order):  # a customer's own stream: the permission alone decides
         if not rules.has_perm(handler.permission, actor, order):
-            raise PermissionDenied(f"you may not {command.action}")
+            raise PermissionDenied(gettext("you may not %(action)s") % {"action": command.action})
         return
     # An order the actor may not see does not exist for them: 404, never 403.
     if not order.exists or not rules.has_perm("orders.view_order", actor, order):
-        raise NotFound("order not found")
+        raise NotFound(gettext("order not found"))
     if not rules.has_perm(handler.permission, actor, order):
-        raise PermissionDenied(f"you may not {command.action}")
+        raise PermissionDenied(gettext("you may not %(action)s") % {"action": command.action})
 
 
 def _is_deadlock(exc: OperationalError) -> bool:
@@ -344,7 +345,9 @@ def _customer(customer_id: int) -> CustomerInfo | None:
 def create_order_context(command: c.CreateOrder, order: Order, actor: Actor) -> DecisionContext:
     customer = _customer(command.customer_id)
     if customer is None:
-        raise ValidationError("unknown customer", details={"customer": ["no active customer with this id"]})
+        raise ValidationError(
+            gettext("unknown customer"), details={"customer": [gettext("no active customer with this id")]}
+        )
     return _context(
         customer=customer,
         products=store.product_info(command.lines),

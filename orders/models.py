@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.expressions import Func
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 
 class TransactionIdField(models.BigIntegerField):
@@ -53,8 +54,8 @@ class StoredEvent(models.Model):
     class Meta:
         db_table = "event_log"
         ordering = ["position"]
-        verbose_name = "event"
-        verbose_name_plural = "event log"
+        verbose_name = _("event")
+        verbose_name_plural = _("event log")
         constraints = [
             models.UniqueConstraint(fields=["stream_id", "version"], name="event_log_stream_version_key"),
         ]
@@ -77,12 +78,14 @@ class Product(models.Model):
 
     sku = models.CharField(max_length=64, primary_key=True)
     name = models.CharField(max_length=200)
-    unit_price = models.BigIntegerField(help_text="Price in minor units (cents).")
+    unit_price = models.BigIntegerField(help_text=_("Price in minor units (cents)."))
     active = models.BooleanField(default=True)
     stock_on_hand = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["sku"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         constraints = [
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="product_price_not_negative"),
             models.CheckConstraint(
@@ -103,7 +106,7 @@ class IdempotencyRecord(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body."))
     status_code = models.PositiveSmallIntegerField()
     response_body = models.JSONField()
     response_headers = models.JSONField(default=dict)
@@ -111,6 +114,8 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"

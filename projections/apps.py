@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProjectionsConfig(AppConfig):
     name = "projections"
-    verbose_name = "Orders and reports"
+    verbose_name = _("Orders and reports")
 
     def ready(self) -> None:
         from config.metrics import SCRAPED

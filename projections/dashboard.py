@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.roles import STAFF_ROLES, roles_of
 from projections import guard
@@ -63,14 +64,17 @@ class BackupRecoveryPoint:
     @property
     def text(self) -> str:
         if self.rpo_seconds is None:
-            return "unknown"
+            return gettext("unknown")
         if not self.uncovered_events:
-            return "0 s, every event backed up"
-        return f"{duration_text(self.rpo_seconds)}, {self.uncovered_events:,} events in no backup"
+            return gettext("0 s, every event backed up")
+        return gettext("%(duration)s, %(count)s events in no backup") % {
+            "duration": duration_text(self.rpo_seconds),
+            "count": f"{self.uncovered_events:,}",
+        }
 
     @property
     def newest_text(self) -> str:
-        return f"{duration_text(self.newest_age_seconds)} ago"
+        return gettext("%(duration)s ago") % {"duration": duration_text(self.newest_age_seconds)}
 
 
 def dashboard_for(user: Any) -> Dashboard | None:

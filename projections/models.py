@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from projections.status import ProjectionStatus
@@ -48,7 +49,8 @@ class OrderSummary(models.Model):
             models.Index(fields=["-created_at", "-id"], name="ordersummary_created_idx"),
             models.Index(fields=["status", "payment_status", "placed_at"], name="ordersummary_status_idx"),
         ]
-        verbose_name = "order"
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
 
     def __str__(self) -> str:
         return self.number
@@ -65,7 +67,8 @@ class DailySales(models.Model):
 
     class Meta:
         ordering = ["day"]
-        verbose_name_plural = "daily sales"
+        verbose_name = _("daily sales")
+        verbose_name_plural = _("daily sales")
 
     def __str__(self) -> str:
         return str(self.day)
@@ -83,7 +86,8 @@ class CustomerStats(models.Model):
 
     class Meta:
         ordering = ["customer_id"]
-        verbose_name_plural = "customer stats"
+        verbose_name = _("customer stats")
+        verbose_name_plural = _("customer stats")
 
     def __str__(self) -> str:
         return f"customer {self.customer_id}"
@@ -95,6 +99,10 @@ class CustomerOrder(models.Model):
     order_id = models.UUIDField(primary_key=True)
     customer_id = models.BigIntegerField()
 
+    class Meta:
+        verbose_name = _("customer order")
+        verbose_name_plural = _("customer orders")
+
     def __str__(self) -> str:
         return f"{self.order_id} -> {self.customer_id}"
 
@@ -103,10 +111,10 @@ class ProjectionCheckpoint(models.Model):
     """How far a projection has read the log, in commit-safe order (transaction id, position)."""
 
     class State(models.TextChoices):
-        RUNNING = "running"
-        STOPPED = "stopped"
-        FAILED = "failed"
-        REBUILDING = "rebuilding"
+        RUNNING = "running", _("Running")
+        STOPPED = "stopped", _("Stopped")
+        FAILED = "failed", _("Failed")
+        REBUILDING = "rebuilding", _("Rebuilding")
 
     name = models.CharField(max_length=64, primary_key=True)
     transaction_id = models.BigIntegerField(default=0)
@@ -124,6 +132,8 @@ class ProjectionCheckpoint(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("projection checkpoint")
+        verbose_name_plural = _("projection checkpoints")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position} ({self.state})"

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from orders.admin.display import money
 from orders.statuses import FulfillmentStatus, OrderStatus, PaymentStatus
@@ -21,21 +23,21 @@ from projections.models import DailySales, OrderSummary
 @dataclass(frozen=True)
 class Queue:
     key: str
-    label: str
+    label: str | Promise
     count: int
     url: str  # the order list filtered to these orders
 
 
 # key, label, filter: one aggregate query counts them all.
-_QUEUES: tuple[tuple[str, str, dict[str, str]], ...] = (
+_QUEUES: tuple[tuple[str, str | Promise, dict[str, str]], ...] = (
     (
         "unpaid",
-        "Placed, waiting for payment",
+        gettext_lazy("Placed, waiting for payment"),
         {"status": OrderStatus.PLACED, "payment_status": PaymentStatus.UNPAID},
     ),
     (
         "to-ship",
-        "Paid, not shipped",
+        gettext_lazy("Paid, not shipped"),
         {
             "status": OrderStatus.PLACED,
             "payment_status": PaymentStatus.PAID,
@@ -44,7 +46,7 @@ _QUEUES: tuple[tuple[str, str, dict[str, str]], ...] = (
     ),
     (
         "in-transit",
-        "Shipped, not delivered",
+        gettext_lazy("Shipped, not delivered"),
         {"status": OrderStatus.PLACED, "fulfillment_status": FulfillmentStatus.SHIPPED},
     ),
 )

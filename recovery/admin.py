@@ -19,6 +19,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_base import ReadOnlyAdmin
 from projections.dashboard import duration_text
@@ -35,24 +37,49 @@ MAX_VERIFIED_AT_ONCE = 5  # verifying decrypts the whole archive, in the request
 
 
 @admin.action(
-    description="Verify the selected archives (decrypt, check every checksum)", permissions=["manage"]
+    description=_("Verify the selected archives (decrypt, check every checksum)"), permissions=["manage"]
 )
 def verify(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     records = list(queryset.order_by("-created_at")[: MAX_VERIFIED_AT_ONCE + 1])
     if len(records) > MAX_VERIFIED_AT_ONCE:
-        messages.warning(request, f"Select at most {MAX_VERIFIED_AT_ONCE} archives to verify at once.")
+        messages.warning(
+            request,
+            gettext("Select at most %(count)s archives to verify at once.")
+            % {
+                "count": MAX_VERIFIED_AT_ONCE,
+            },
+        )
         return
     for record in records:
         try:
             manifest = read_manifest(Path(record.path))
         except (ArchiveError, ImproperlyConfigured) as exc:
-            messages.error(request, f"Archive {record.archive_id}: REFUSED: {exc}")
+            messages.error(
+                request,
+                gettext("Archive %(id)s: REFUSED: %(error)s")
+                % {
+                    "id": record.archive_id,
+                    "error": exc,
+                },
+            )
         except OSError as exc:
-            messages.error(request, f"Archive {record.archive_id}: cannot be read ({exc.strerror})")
+            messages.error(
+                request,
+                gettext("Archive %(id)s: cannot be read (%(error)s)")
+                % {
+                    "id": record.archive_id,
+                    "error": exc.strerror,
+                },
+            )
         else:
             events = manifest["events"]["count"]
             messages.success(
-                request, f"Archive {record.archive_id}: OK, {events:,} events, every checksum matches."
+                request,
+                gettext("Archive %(id)s: OK, %(events)s events, every checksum matches.")
+                % {
+                    "id": record.archive_id,
+                    "events": f"{events:,}",
+                },
             )
 
 
@@ -79,23 +106,28 @@ class BackupRecordAdmin(ReadOnlyAdmin):
     def back_up_now_view(self, request: HttpRequest) -> HttpResponse:
         """Queue a full backup (the worker takes it, as beat would); POST only, managers only."""
         if not self.has_manage_permission(request):
-            raise PermissionDenied("your role may not take backups")
+            raise PermissionDenied(gettext("your role may not take backups"))
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
             scheduled_backup.delay(incremental=False)
         except Exception:  # the broker is down: say so instead of a 500
             logger.warning("could not queue a backup", exc_info=True)
-            messages.error(request, "Could not queue the backup: is the broker up?")
+            messages.error(request, gettext("Could not queue the backup: is the broker up?"))
         else:
-            messages.success(request, "Full backup queued; it appears here when it is written.")
+            messages.success(request, gettext("Full backup queued; it appears here when it is written."))
         return HttpResponseRedirect(reverse("admin:recovery_backuprecord_changelist"))
 
     def get_list_display(self, request: HttpRequest) -> Any:
         """The list's columns plus the newest archive's measured RPO, measured once per page."""
         point = recovery_point()
 
-        @admin.display(description=f"RPO now (target {duration_text(settings.BACKUP_RPO_TARGET)})")
+        @admin.display(
+            description=gettext("RPO now (target %(target)s)")
+            % {
+                "target": duration_text(settings.BACKUP_RPO_TARGET),
+            }
+        )
         def rpo(record: BackupRecord) -> SafeString | str:
             return _rpo_cell(point, record)
 
@@ -107,20 +139,23 @@ class BackupRecordAdmin(ReadOnlyAdmin):
     ordering = ("-created_at", "-id")
     readonly_fields = [field.name for field in BackupRecord._meta.fields]
 
-    @admin.display(description="events (transaction id, position)")
+    @admin.display(description=_("events (transaction id, position)"))
     def positions(self, record: BackupRecord) -> str:
         if record.first_position is None:
-            return f"none new after ({record.last_transaction_id}, {record.last_position})"
+            return gettext("none new after (%(transaction)s, %(position)s)") % {
+                "transaction": record.last_transaction_id,
+                "position": record.last_position,
+            }
         return (
             f"({record.first_transaction_id}, {record.first_position}) - "
             f"({record.last_transaction_id}, {record.last_position})"
         )
 
-    @admin.display(description="size", ordering="size_bytes")
+    @admin.display(description=_("size"), ordering="size_bytes")
     def size(self, record: BackupRecord) -> str:
         return filesizeformat(record.size_bytes)
 
-    @admin.display(description="age")
+    @admin.display(description=_("age"))
     def age(self, record: BackupRecord) -> str:
         return duration_text(age_seconds(record))
 
@@ -129,13 +164,13 @@ def _rpo_cell(point: RecoveryPoint, record: BackupRecord) -> SafeString | str:
     if point.newest is None or record.pk != point.newest.pk:
         return ""
     if point.rpo_seconds is None:
-        return format_html('<span class="errornote">{}</span>', point.problem or "unknown")
+        return format_html('<span class="errornote">{}</span>', point.problem or gettext("unknown"))
     over = point.rpo_seconds > settings.BACKUP_RPO_TARGET
     if not point.uncovered_events:
-        return "0 s: every committed event is in a backup"
+        return gettext("0 s: every committed event is in a backup")
     return format_html(
-        '<span class="{}">{}: {} committed event(s) in no backup</span>',
+        '<span class="{}">{}</span>',
         "errornote" if over else "",
-        duration_text(point.rpo_seconds),
-        f"{point.uncovered_events:,}",
+        gettext("%(duration)s: %(count)s committed event(s) in no backup")
+        % {"duration": duration_text(point.rpo_seconds), "count": f"{point.uncovered_events:,}"},
     )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RecoveryConfig(AppConfig):
     name = "recovery"
-    verbose_name = "Disaster recovery"
+    verbose_name = _("Disaster recovery")
 
     def ready(self) -> None:
         from config.metrics import SCRAPED

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 
 class BackupRecord(models.Model):
     """One backup run: where the archive is, what it holds, how long it took. Written by every run."""
 
     class Kind(models.TextChoices):
-        FULL = "full"
-        INCREMENTAL = "incremental"
+        FULL = "full", _("Full")
+        INCREMENTAL = "incremental", _("Incremental")
 
     class Status(models.TextChoices):
-        OK = "ok"
-        FAILED = "failed"
+        OK = "ok", _("Ok")
+        FAILED = "failed", _("Failed")
 
     archive_id = models.UUIDField(unique=True, null=True, blank=True)
     path = models.CharField(max_length=1024, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
-    created_at = models.DateTimeField(help_text="When the snapshot was taken: the data is as of then.")
+    created_at = models.DateTimeField(help_text=_("When the snapshot was taken: the data is as of then."))
     duration_seconds = models.FloatField(default=0.0)
     size_bytes = models.BigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the archive file.")
-    content_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the plaintext.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text=_("SHA-256 of the archive file."))
+    content_sha256 = models.CharField(max_length=64, blank=True, help_text=_("SHA-256 of the plaintext."))
     # The snapshot (pg_current_snapshot()) the archive was read in: it holds every event that snapshot
     # sees, and the next incremental takes the events this snapshot does not see.
     snapshot = models.TextField(blank=True)
@@ -39,11 +40,13 @@ class BackupRecord(models.Model):
     table_counts = models.JSONField(default=dict)
     previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     error = models.TextField(blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Removed by retention.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text=_("Removed by retention."))
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "-created_at"], name="backuprecord_latest_idx")]
+        verbose_name = _("backup record")
+        verbose_name_plural = _("backup records")
 
     def __str__(self) -> str:
         return f"{self.kind} backup {self.created_at:%Y-%m-%d %H:%M:%S} ({self.status})"
@@ -71,6 +74,8 @@ class DataKey(models.Model):
 
     class Meta:
         ordering = ["customer_id", "id"]
+        verbose_name = _("data key")
+        verbose_name_plural = _("data keys")
 
     def __str__(self) -> str:
         return f"data key {self.pk} of customer {self.customer_id}{' (erased)' if self.erased_at else ''}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -40,6 +41,6 @@ class ObtainTokenView(APIView):
         credentials.is_valid(raise_exception=True)
         user = authenticate(request._request, **credentials.validated_data)
         if user is None:
-            raise InvalidCredentials("unknown username or wrong password")
+            raise InvalidCredentials(gettext("unknown username or wrong password"))
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

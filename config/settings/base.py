@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "config.middleware.RequestMetricsMiddleware",
     "config.middleware.ApiErrorMiddleware",  # the error body under /api/ for what no view handled
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session (it may read a chosen language there), before CommonMiddleware (Django's order).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -117,6 +119,19 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
+# The admin answers in the browser's language (Accept-Language, via LocaleMiddleware) when it is one of
+# these; otherwise in English. Django's own admin ships all of them; the project's texts are marked for
+# translation and fall back to English until locale/<code>/LC_MESSAGES/django.po is translated.
+# The API's machine-readable error codes never change with the language, only the human "detail" texts.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"

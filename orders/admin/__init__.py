@@ -18,6 +18,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import STAFF_ROLES
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
@@ -29,11 +31,11 @@ from orders.models import IdempotencyRecord, StoredEvent
 
 __all__ = ["EventLogAdmin", "IdempotencyRecordAdmin", "ProductAdmin"]
 
-admin.site.site_header = "Order platform"
-admin.site.site_title = "Order platform admin"
+admin.site.site_header = _("Order platform")
+admin.site.site_title = _("Order platform admin")
 # "View site" leads to the API's documentation: the platform has no shop front of its own.
 admin.site.site_url = "/api/docs/"
-admin.site.index_title = "Dashboard"
+admin.site.index_title = _("Dashboard")
 
 ACTOR_CHOICES_LIMIT = 50  # staff users offered in the actor filter; any actor works as ?actor=user:7
 
@@ -41,7 +43,7 @@ ACTOR_CHOICES_LIMIT = 50  # staff users offered in the actor filter; any actor w
 class EventTypeFilter(admin.SimpleListFilter):
     """The known event types, from the registry: no DISTINCT scan of the whole log."""
 
-    title = "type"
+    title = _("type")
     parameter_name = "type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -55,7 +57,7 @@ class ActorFilter(admin.SimpleListFilter):
     """Who acted: the system or a staff user. Customers act on their own orders only; filter those
     by their actor id (``?actor=user:7``), which the event detail shows."""
 
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -71,7 +73,7 @@ class ActorFilter(admin.SimpleListFilter):
         if value and value not in [*actors, "system"]:
             actors.append(value)
         labels = actor_labels(actors)
-        return [("system", "system"), *((actor, labels[actor]) for actor in actors)]
+        return [("system", gettext("system")), *((actor, labels[actor]) for actor in actors)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(metadata__actor=self.value()) if self.value() else queryset
@@ -80,7 +82,7 @@ class ActorFilter(admin.SimpleListFilter):
 class StreamFilter(admin.SimpleListFilter):
     """One order's events (``?stream=<order id>``); offered by the links in the order column."""
 
-    title = "order"
+    title = _("order")
     parameter_name = "stream"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -107,7 +109,7 @@ class EventLogAdmin(ReadOnlyAdmin):
     list_display_links = ("position", "event_type")
     list_filter = (EventTypeFilter, ActorFilter, StreamFilter, ("recorded_at", admin.DateFieldListFilter))
     search_fields = ("stream_id",)  # the real search is get_search_results
-    search_help_text = "An order id, an order number (ORD-000042) or an event position."
+    search_help_text = _("An order id, an order number (ORD-000042) or an event position.")
     ordering = ("-position",)
     list_per_page = 50
     show_full_result_count = False  # a second count(*) over the whole log buys nothing
@@ -126,7 +128,7 @@ class EventLogAdmin(ReadOnlyAdmin):
             },
         ),
         (None, {"fields": ("payload_json", "metadata_json")}),
-        ("As stored", {"classes": ("collapse",), "fields": ("stored_payload_json",)}),
+        (_("As stored"), {"classes": ("collapse",), "fields": ("stored_payload_json",)}),
     )
     readonly_fields = (
         "position",
@@ -169,7 +171,7 @@ class EventLogAdmin(ReadOnlyAdmin):
             event.actor_label = labels.get(event.metadata.get("actor"), "-")
             event.order_number = numbers.get(event.stream_id)
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def order(self, event: StoredEvent) -> str:
         if not hasattr(event, "order_number"):
             self.label_page([event])
@@ -178,21 +180,22 @@ class EventLogAdmin(ReadOnlyAdmin):
         url = reverse("admin:projections_ordersummary_change", args=[event.stream_id])
         return format_html('<a href="{}">{}</a>', url, event.order_number)
 
-    @admin.display(description="stream")
+    @admin.display(description=_("stream"))
     def stream(self, event: StoredEvent) -> SafeString:
         return format_html(
-            '<a href="?stream={}" title="Only this order\'s events">{}…</a>',
+            '<a href="?stream={}" title="{}">{}…</a>',
             event.stream_id,
+            gettext("Only this order's events"),
             str(event.stream_id)[:8],
         )
 
-    @admin.display(description="actor")
+    @admin.display(description=_("actor"))
     def actor(self, event: StoredEvent) -> str:
         if not hasattr(event, "actor_label"):
             self.label_page([event])
         return event.actor_label
 
-    @admin.display(description="time", ordering="recorded_at")
+    @admin.display(description=_("time"), ordering="recorded_at")
     def recorded(self, event: StoredEvent) -> str:
         return when(event.recorded_at)
 
@@ -203,23 +206,26 @@ class EventLogAdmin(ReadOnlyAdmin):
             event.may_see_notes = request.user.has_perm("orders.view_notes", event)
         return event
 
-    @admin.display(description="payload")
+    @admin.display(description=_("payload"))
     def payload_json(self, event: StoredEvent) -> SafeString:
         """The event as the platform reads it: personal fields decrypted (or erased), current schema."""
         try:
             payload = store.decode_rows([store.EventRow.of(event)])[0].event.to_payload()
         except Exception as exc:  # a poison event: show why, the stored payload is below
-            return format_html("<strong>cannot be read: {}</strong>", f"{type(exc).__name__}: {exc}")
+            return format_html(
+                "<strong>{}</strong>",
+                gettext("cannot be read: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"},
+            )
         may_see_notes = getattr(event, "may_see_notes", False)
         return pretty_json(visible_payload(event.event_type, payload, may_see_notes=may_see_notes))
 
-    @admin.display(description="stored payload")
+    @admin.display(description=_("stored payload"))
     def stored_payload_json(self, event: StoredEvent) -> SafeString:
         """The row as written: schema version of its time, personal fields encrypted."""
         may_see_notes = getattr(event, "may_see_notes", False)
         return pretty_json(visible_payload(event.event_type, event.payload, may_see_notes=may_see_notes))
 
-    @admin.display(description="metadata")
+    @admin.display(description=_("metadata"))
     def metadata_json(self, event: StoredEvent) -> SafeString:
         return pretty_json(event.metadata)
 
@@ -234,15 +240,15 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     fields = ("user", "key", "fingerprint", "status_code", "created", "response_json", "headers_json")
     readonly_fields = fields
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=_("created"), ordering="created_at")
     def created(self, record: IdempotencyRecord) -> str:
         return when(record.created_at)
 
-    @admin.display(description="response body")
+    @admin.display(description=_("response body"))
     def response_json(self, record: IdempotencyRecord) -> SafeString:
         return pretty_json(record.response_body)
 
-    @admin.display(description="response headers")
+    @admin.display(description=_("response headers"))
     def headers_json(self, record: IdempotencyRecord) -> SafeString:
         return pretty_json(record.response_headers)
 

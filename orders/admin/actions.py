@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import rules
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from orders import commands as c
 from orders import store
@@ -33,42 +36,42 @@ from orders.statuses import OrderStatus, PaymentStatus
 
 def _cancel_unavailable(order: Order) -> str | None:
     if order.status not in (OrderStatus.DRAFT, OrderStatus.PLACED):
-        return f"the order is {order.status}"
-    return "items have shipped" if order.anything_shipped else None
+        return gettext("the order is %(status)s") % {"status": order.status}
+    return gettext("items have shipped") if order.anything_shipped else None
 
 
 def _payment_unavailable(order: Order) -> str | None:
     if order.status != OrderStatus.PLACED:
-        return f"the order is {order.status}"
-    return None if order.outstanding > 0 else "nothing is left to pay"
+        return gettext("the order is %(status)s") % {"status": order.status}
+    return None if order.outstanding > 0 else gettext("nothing is left to pay")
 
 
 def _ship_unavailable(order: Order) -> str | None:
     if order.status != OrderStatus.PLACED:
-        return f"the order is {order.status}"
+        return gettext("the order is %(status)s") % {"status": order.status}
     if order.payment_status != PaymentStatus.PAID:
-        return "an order ships once it is paid"
+        return gettext("an order ships once it is paid")
     left = any(line.quantity > line.shipped_quantity for line in order.lines.values())
-    return None if left else "everything has shipped"
+    return None if left else gettext("everything has shipped")
 
 
 def _deliver_unavailable(order: Order) -> str | None:
     on_the_way = any(s.delivered_at is None for s in order.shipments.values())
-    return None if on_the_way else "no shipment is on its way"
+    return None if on_the_way else gettext("no shipment is on its way")
 
 
 def _refund_unavailable(order: Order) -> str | None:
-    return None if order.amount_paid > order.amount_refunded else "nothing is left to refund"
+    return None if order.amount_paid > order.amount_refunded else gettext("nothing is left to refund")
 
 
 @dataclass(frozen=True)
 class OrderAction:
     name: str  # in the URL
-    label: str
+    label: str | Promise
     command: type[c.Command]
     form: type[CommandForm]
     unavailable: Callable[[Order], str | None]  # why the order's state rules it out (the bus decides)
-    help_text: str = ""
+    help_text: str | Promise = ""
 
     @property
     def permission(self) -> str:
@@ -83,26 +86,31 @@ ACTIONS: dict[str, OrderAction] = {
     for action in (
         OrderAction(
             "record-payment",
-            "Record payment",
+            _("Record payment"),
             c.RecordPayment,
             RecordPaymentForm,
             _payment_unavailable,
-            "Recording the same reference and amount again changes nothing.",
+            _("Recording the same reference and amount again changes nothing."),
         ),
-        OrderAction("ship", "Ship items", c.ShipItems, ShipForm, _ship_unavailable),
-        OrderAction("deliver", "Mark delivered", c.MarkDelivered, DeliverForm, _deliver_unavailable),
+        OrderAction("ship", _("Ship items"), c.ShipItems, ShipForm, _ship_unavailable),
+        OrderAction("deliver", _("Mark delivered"), c.MarkDelivered, DeliverForm, _deliver_unavailable),
         OrderAction(
-            "refund", "Refund", c.IssueRefund, RefundForm, _refund_unavailable, "Refunds money already paid."
+            "refund",
+            _("Refund"),
+            c.IssueRefund,
+            RefundForm,
+            _refund_unavailable,
+            _("Refunds money already paid."),
         ),
         OrderAction(
             "cancel",
-            "Cancel order",
+            _("Cancel order"),
             c.CancelOrder,
             CancelForm,
             _cancel_unavailable,
-            "Releases the reserved stock and refunds what was paid.",
+            _("Releases the reserved stock and refunds what was paid."),
         ),
-        OrderAction("note", "Add note", c.AddNote, NoteForm, lambda order: None),
+        OrderAction("note", _("Add note"), c.AddNote, NoteForm, lambda order: None),
     )
 }
 

@@ -14,10 +14,11 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Q, Value
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 
 from orders.api.fields import format_money
 
-HIDDEN_NOTE = "(hidden: your role may not read notes)"
+HIDDEN_NOTE = gettext_lazy("(hidden: your role may not read notes)")
 
 
 def money(minor_units: int | None, currency: str | None = None) -> str:
@@ -34,7 +35,7 @@ def pretty_json(value: Any) -> SafeString:
 def visible_payload(event_type: str, payload: dict[str, Any], *, may_see_notes: bool) -> dict[str, Any]:
     """The payload as this viewer may see it: a note's text only for roles that may read notes."""
     if event_type == "OrderNoteAdded" and not may_see_notes:
-        return {**payload, "text": HIDDEN_NOTE}
+        return {**payload, "text": str(HIDDEN_NOTE)}  # str: the payload is dumped as JSON
     return payload
 
 

@@ -12,6 +12,8 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from orders import commands as c
 from orders.aggregate import MAX_LINE_QUANTITY, MAX_NOTE_LENGTH, MAX_TEXT_LENGTH, Order
@@ -24,7 +26,9 @@ class MoneyField(forms.DecimalField):
     """A positive amount with at most two decimals, cleaned to integer minor units."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", f"In {settings.SHOP_CURRENCY}, e.g. 19.99.")
+        kwargs.setdefault(
+            "help_text", gettext("In %(currency)s, e.g. 19.99.") % {"currency": settings.SHOP_CURRENCY}
+        )
         super().__init__(min_value=Decimal("0.01"), max_digits=12, decimal_places=2, **kwargs)
 
     def clean(self, value: Any) -> int:
@@ -53,15 +57,19 @@ class CommandForm(forms.Form):
 
 
 class CancelForm(CommandForm):
-    reason = forms.CharField(max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def command(self) -> c.Command:
         return c.CancelOrder(order_id=self.order.id, reason=self.cleaned_data["reason"])
 
 
 class RecordPaymentForm(CommandForm):
-    amount = MoneyField()
-    reference = forms.CharField(max_length=SHORT_TEXT, help_text="The payment provider's reference.")
+    amount = MoneyField(label=_("Amount"))
+    reference = forms.CharField(
+        label=_("Reference"), max_length=SHORT_TEXT, help_text=_("The payment provider's reference.")
+    )
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, order=order, **kwargs)
@@ -75,8 +83,8 @@ class RecordPaymentForm(CommandForm):
 class ShipForm(CommandForm):
     """One quantity per line that is not fully shipped (default: all that is left), carrier, tracking."""
 
-    carrier = forms.CharField(max_length=SHORT_TEXT)
-    tracking_number = forms.CharField(max_length=SHORT_TEXT)
+    carrier = forms.CharField(label=_("Carrier"), max_length=SHORT_TEXT)
+    tracking_number = forms.CharField(label=_("Tracking number"), max_length=SHORT_TEXT)
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, order=order, **kwargs)
@@ -88,7 +96,7 @@ class ShipForm(CommandForm):
                     min_value=0,
                     max_value=min(left, MAX_LINE_QUANTITY),
                     initial=left,
-                    help_text=f"{left} left to ship",
+                    help_text=gettext("%(count)s left to ship") % {"count": left},
                 )
         self.order_fields(["seen_version", *self.line_fields(), "carrier", "tracking_number"])
 
@@ -103,7 +111,7 @@ class ShipForm(CommandForm):
         super().clean()
         cleaned = self.cleaned_data
         if not any(cleaned.get(name) for name in self.line_fields()):
-            raise forms.ValidationError("Ship at least one item.")
+            raise forms.ValidationError(gettext("Ship at least one item."))
         return cleaned
 
     def command(self) -> c.Command:
@@ -118,7 +126,7 @@ class ShipForm(CommandForm):
 
 
 class DeliverForm(CommandForm):
-    shipment = forms.TypedChoiceField(coerce=int)
+    shipment = forms.TypedChoiceField(label=_("Shipment"), coerce=int)
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, order=order, **kwargs)
@@ -134,8 +142,10 @@ class DeliverForm(CommandForm):
 
 
 class RefundForm(CommandForm):
-    amount = MoneyField()
-    reason = forms.CharField(max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
+    amount = MoneyField(label=_("Amount"))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, order=order, **kwargs)
@@ -147,7 +157,9 @@ class RefundForm(CommandForm):
 
 
 class NoteForm(CommandForm):
-    text = forms.CharField(max_length=MAX_NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 4}))
+    text = forms.CharField(
+        label=_("Text"), max_length=MAX_NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
     def command(self) -> c.Command:
         return c.AddNote(order_id=self.order.id, text=self.cleaned_data["text"])

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import F
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_base import RoleAwareAdmin
 from orders.admin.display import money
@@ -30,12 +32,16 @@ DETAIL_FIELDS = ("name", "unit_price", "active")
 
 class ProductForm(forms.ModelForm):
     price = forms.DecimalField(
-        label="Unit price", min_value=Decimal(0), max_digits=12, decimal_places=2, help_text="e.g. 19.99"
+        label=_("Unit price"),
+        min_value=Decimal(0),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("e.g. 19.99"),
     )
     stock_change = forms.IntegerField(
-        label="Adjust stock by",
+        label=_("Adjust stock by"),
         required=False,
-        help_text="Units to add (or, negative, to remove), e.g. 25 after a delivery; applied atomically.",
+        help_text=_("Units to add (or, negative, to remove), e.g. 25 after a delivery; applied atomically."),
     )
 
     class Meta:
@@ -45,7 +51,9 @@ class ProductForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "price" in self.fields:
-            self.fields["price"].help_text = f"In {settings.SHOP_CURRENCY}, e.g. 19.99."
+            self.fields["price"].help_text = gettext("In %(currency)s, e.g. 19.99.") % {
+                "currency": settings.SHOP_CURRENCY
+            }
             if self.instance.unit_price is not None:
                 self.initial.setdefault("price", format_money(self.instance.unit_price))
 
@@ -57,7 +65,9 @@ class ProductForm(forms.ModelForm):
             self.instance.unit_price = int(price * 100)
         change = cleaned.get("stock_change")
         if change and self.instance.pk is not None and self.instance.stock_on_hand + change < 0:
-            self.add_error("stock_change", f"only {self.instance.stock_on_hand} in stock")
+            self.add_error(
+                "stock_change", gettext("only %(count)s in stock") % {"count": self.instance.stock_on_hand}
+            )
         return cleaned
 
 
@@ -106,9 +116,9 @@ class ProductAdmin(RoleAwareAdmin):
                 stock_on_hand=F("stock_on_hand") + change_by
             )
             if not adjusted:
-                messages.error(request, "Stock was not changed: it would fall below zero.")
+                messages.error(request, gettext("Stock was not changed: it would fall below zero."))
             obj.refresh_from_db(fields=["stock_on_hand"])
 
-    @admin.display(description="unit price", ordering="unit_price")
+    @admin.display(description=_("unit price"), ordering="unit_price")
     def price_display(self, product: Product) -> str:
         return money(product.unit_price)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from config.admin_base import when
 from orders import events as e
 from orders.admin.display import HIDDEN_NOTE, actor_labels, money
@@ -27,23 +29,42 @@ def _lines(lines: dict[str, int]) -> str:
 
 
 _SUMMARIES: dict[type[e.Event], Callable[[Any, str], str]] = {
-    e.OrderCreated: lambda ev, cur: f"{ev.number} for customer {ev.customer_id}",
-    e.OrderLineAdded: lambda ev, cur: f"{ev.quantity} x {ev.sku} at {money(ev.unit_price, cur)}",
-    e.OrderLineQuantityChanged: lambda ev, cur: f"{ev.sku} now {ev.quantity}",
+    e.OrderCreated: lambda ev, cur: (
+        gettext("%(number)s for customer %(customer)s") % {"number": ev.number, "customer": ev.customer_id}
+    ),
+    e.OrderLineAdded: lambda ev, cur: (
+        gettext("%(quantity)s x %(sku)s at %(price)s")
+        % {"quantity": ev.quantity, "sku": ev.sku, "price": money(ev.unit_price, cur)}
+    ),
+    e.OrderLineQuantityChanged: lambda ev, cur: (
+        gettext("%(sku)s now %(quantity)s") % {"sku": ev.sku, "quantity": ev.quantity}
+    ),
     e.OrderLineRemoved: lambda ev, cur: ev.sku,
     e.ShippingAddressSet: lambda ev, cur: ", ".join(
         str(ev.address.get(key, "")) for key in ("city", "country") if ev.address.get(key)
     ),
-    e.OrderPlaced: lambda ev, cur: f"total {money(ev.total, cur)}",
-    e.PaymentRecorded: lambda ev, cur: f"{money(ev.amount, cur)}, reference {ev.reference}",
-    e.ShipmentDispatched: lambda ev, cur: (
-        f"shipment #{ev.shipment_id}: {_lines(ev.lines)} by {ev.carrier} ({ev.tracking_number})"
+    e.OrderPlaced: lambda ev, cur: gettext("total %(total)s") % {"total": money(ev.total, cur)},
+    e.PaymentRecorded: lambda ev, cur: (
+        gettext("%(amount)s, reference %(reference)s")
+        % {
+            "amount": money(ev.amount, cur),
+            "reference": ev.reference,
+        }
     ),
-    e.ShipmentDelivered: lambda ev, cur: f"shipment #{ev.shipment_id}",
+    e.ShipmentDispatched: lambda ev, cur: (
+        gettext("shipment #%(id)s: %(lines)s by %(carrier)s (%(tracking)s)")
+        % {
+            "id": ev.shipment_id,
+            "lines": _lines(ev.lines),
+            "carrier": ev.carrier,
+            "tracking": ev.tracking_number,
+        }
+    ),
+    e.ShipmentDelivered: lambda ev, cur: gettext("shipment #%(id)s") % {"id": ev.shipment_id},
     e.OrderCancelled: lambda ev, cur: ev.reason,
     e.RefundIssued: lambda ev, cur: f"{money(ev.amount, cur)}: {ev.reason}",
     e.OrderNoteAdded: lambda ev, cur: ev.text,
-    e.OrderExpired: lambda ev, cur: "unpaid in time",
+    e.OrderExpired: lambda ev, cur: gettext("unpaid in time"),
 }
 
 
@@ -63,7 +84,7 @@ def timeline(
         describe = _SUMMARIES.get(type(event))
         summary = describe(event, currency) if describe else ""
         if isinstance(event, e.OrderNoteAdded) and not may_see_notes:
-            summary = HIDDEN_NOTE
+            summary = str(HIDDEN_NOTE)
         entries.append(
             TimelineEntry(
                 position=recorded.position,

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import rules
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -126,7 +127,9 @@ class CreateOrderView(CommandView):
         customer: int | None = data.get("customer")
         if customer is None:
             if rules.has_perm("orders.create_order_for_customer", request.user):
-                raise serializers.ValidationError({"customer": ["staff create orders for a given customer"]})
+                raise serializers.ValidationError(
+                    {"customer": [gettext("staff create orders for a given customer")]}
+                )
             customer = request.user.pk  # a role that may not create orders is refused by the bus
         if customer is None:  # an anonymous user, whom IsAuthenticated already keeps out
             raise exceptions.NotAuthenticated()

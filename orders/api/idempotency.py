@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
@@ -49,7 +50,8 @@ def request_key(request: Request) -> str | None:
         return None
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationError(
-            "invalid Idempotency-Key", details={HEADER: [f"1 to {MAX_KEY_LENGTH} printable characters"]}
+            gettext("invalid Idempotency-Key"),
+            details={HEADER: [gettext("1 to %(max)s printable characters") % {"max": MAX_KEY_LENGTH}]},
         )
     return key
 
@@ -81,7 +83,7 @@ class KeyedRequest:
         if record is None:
             return None
         if record.fingerprint != self.fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+            raise IdempotencyKeyReused(gettext("this Idempotency-Key was used for another request"))
         return StoredResponse(record.status, record.body, record.headers)
 
     def remember(self, result: DispatchResult) -> StoredResponse:
@@ -98,7 +100,7 @@ class KeyedRequest:
         if not stored:
             # The customer was erased after this command read their address: run it again from a
             # fresh load, which reads the address as erased (the bus retries a conflict).
-            raise ConcurrencyConflict("the customer's personal data was erased meanwhile")
+            raise ConcurrencyConflict(gettext("the customer's personal data was erased meanwhile"))
         return response
 
 
@@ -106,7 +108,7 @@ def _lock_or_refuse(user_id: int, key: str) -> None:
     """ "In flight": a transaction-scoped advisory lock on (user, key), taken at once or refused."""
     digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
     if not store.try_lock_key(int.from_bytes(digest[:8], "big", signed=True)):
-        raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress")
+        raise IdempotencyKeyInUse(gettext("a request with this Idempotency-Key is still in progress"))
 
 
 def _personal_data_owner(body: Any) -> int | None:

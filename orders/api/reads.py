@@ -7,6 +7,7 @@ from uuid import UUID
 
 import rules
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -37,7 +38,7 @@ class OrderEventsView(APIView):
         history = store.load(order_id)
         order = replay(order_id, [(r.event, r.version, r.recorded_at) for r in history])
         if not order.exists or not rules.has_perm("orders.view_order", request.user, order):
-            raise NotFound("order not found")
+            raise NotFound(gettext("order not found"))
         paginator = self.pagination_class()
         page = paginator.paginate_list(history, request, key=lambda row: row.version)
         events = EventSerializer(page, many=True).data

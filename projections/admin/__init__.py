@@ -18,8 +18,12 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import StaleVersion
@@ -58,18 +62,22 @@ class StatusFilter(admin.SimpleListFilter):
     """Order status. By default the list shows the orders staff work on: drafts (not yet placed) and
     expired orders are hidden until this filter asks for them, or for all."""
 
-    title = "status"
+    title = _("status")
     parameter_name = "status"
     ALL = "all"
     HIDDEN_BY_DEFAULT = (OrderStatus.DRAFT, OrderStatus.EXPIRED)
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(self.ALL, "all, drafts and expired too"), *((s.value, s.value) for s in ORDER_STATUSES)]
+        return [
+            (self.ALL, gettext("all, drafts and expired too")),
+            *((s.value, s.value) for s in ORDER_STATUSES),
+        ]
 
     def choices(self, changelist: Any) -> Iterator[Any]:
         for choice in super().choices(changelist):
-            if choice["display"] == "All":  # Django's "All" clears the filter: here, the default
-                choice = {**choice, "display": "all but drafts and expired"}
+            # Django's "All" (in the user's language) clears the filter: here, the default.
+            if choice["display"] == gettext("All"):
+                choice = {**choice, "display": gettext("all but drafts and expired")}
             yield choice
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -81,7 +89,7 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.exclude(status__in=self.HIDDEN_BY_DEFAULT)
 
 
-def choice_filter(field: str, title: str, values: Iterable[str]) -> type[admin.SimpleListFilter]:
+def choice_filter(field: str, title: str | Promise, values: Iterable[str]) -> type[admin.SimpleListFilter]:
     """A filter over a fixed set of values: no DISTINCT scan of the table to find them."""
 
     def lookups(self: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -105,7 +113,9 @@ def _selected_one(action: OrderAction) -> Any:
     def open_form(model_admin: OrderSummaryAdmin, request: HttpRequest, queryset: QuerySet) -> Any:
         selected = list(queryset.values_list("id", flat=True)[:2])
         if len(selected) != 1:
-            messages.warning(request, f"{action.label}: select exactly one order.")
+            messages.warning(
+                request, gettext("%(action)s: select exactly one order.") % {"action": action.label}
+            )
             return None
         return HttpResponseRedirect(model_admin.action_url(selected[0], action))
 
@@ -126,13 +136,13 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
     )
     list_filter = (
         StatusFilter,
-        choice_filter("payment_status", "payment status", PaymentStatus),
-        choice_filter("fulfillment_status", "fulfillment status", FulfillmentStatus),
+        choice_filter("payment_status", _("payment status"), PaymentStatus),
+        choice_filter("fulfillment_status", _("fulfillment status"), FulfillmentStatus),
         ("created_at", admin.DateFieldListFilter),
         ("placed_at", admin.DateFieldListFilter),
     )
     search_fields = ("number", "customer_name", "customer_email")
-    search_help_text = (
+    search_help_text = _(
         "Order number (236, ord-236 or ORD-000236), customer name, e-mail or id, shipping name or city, "
         "payment reference, or an order id."
     )
@@ -142,9 +152,9 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
     change_form_template = "admin/projections/ordersummary/change_form.html"
     fieldsets = (
         (None, {"fields": ("number", "customer", ("status", "payment_status", "fulfillment_status"))}),
-        ("Money", {"fields": (("total_display", "paid_display", "refunded_display"),)}),
-        ("Shipping address", {"fields": ("address",)}),
-        ("Times", {"fields": (("created", "placed", "updated"), "version")}),
+        (_("Money"), {"fields": (("total_display", "paid_display", "refunded_display"),)}),
+        (_("Shipping address"), {"fields": ("address",)}),
+        (_("Times"), {"fields": (("created", "placed", "updated"), "version")}),
     )
     readonly_fields = (
         "number",
@@ -200,52 +210,52 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         for action in ACTIONS.values():
             if action.allowed(request.user, None):
                 func = _selected_one(action)
-                actions[func.__name__] = (func, func.__name__, f"{action.label}…")
+                actions[func.__name__] = (func, func.__name__, format_lazy("{}…", action.label))
         return actions
 
     # --- columns and fields ----------------------------------------------------------------
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_badge(self, order: OrderSummary) -> SafeString:
         return badge(order.status)
 
-    @admin.display(description="payment", ordering="payment_status")
+    @admin.display(description=_("payment"), ordering="payment_status")
     def payment(self, order: OrderSummary) -> SafeString:
         return badge(order.payment_status)
 
-    @admin.display(description="fulfillment", ordering="fulfillment_status")
+    @admin.display(description=_("fulfillment"), ordering="fulfillment_status")
     def fulfillment(self, order: OrderSummary) -> SafeString:
         return badge(order.fulfillment_status)
 
-    @admin.display(description="customer", ordering="customer_name")
+    @admin.display(description=_("customer"), ordering="customer_name")
     def customer(self, order: OrderSummary) -> SafeString:
         return format_html("{}<br><small>{}</small>", order.customer_name, order.customer_email)
 
-    @admin.display(description="total", ordering="total")
+    @admin.display(description=_("total"), ordering="total")
     def total_display(self, order: OrderSummary) -> str:
         return money(order.total, order.currency)
 
-    @admin.display(description="paid", ordering="amount_paid")
+    @admin.display(description=_("paid"), ordering="amount_paid")
     def paid_display(self, order: OrderSummary) -> str:
         return money(order.amount_paid, order.currency)
 
-    @admin.display(description="refunded")
+    @admin.display(description=_("refunded"))
     def refunded_display(self, order: OrderSummary) -> str:
         return money(order.amount_refunded, order.currency)
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=_("created"), ordering="created_at")
     def created(self, order: OrderSummary) -> str:
         return when(order.created_at)
 
-    @admin.display(description="placed", ordering="placed_at")
+    @admin.display(description=_("placed"), ordering="placed_at")
     def placed(self, order: OrderSummary) -> str:
         return when(order.placed_at)
 
-    @admin.display(description="updated")
+    @admin.display(description=_("updated"))
     def updated(self, order: OrderSummary) -> str:
         return when(order.updated_at)
 
-    @admin.display(description="address")
+    @admin.display(description=_("address"))
     def address(self, order: OrderSummary) -> SafeString:
         address = order.shipping_address or {}
         keys = ("name", "line1", "line2", "postal_code", "city", "region", "country")
@@ -281,7 +291,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         """The order, if this user may see it; else 404, never 403 (SPEC §5)."""
         summary = self.get_object(request, unquote(object_id))
         if summary is None or not self.has_view_permission(request, summary):
-            raise Http404("order not found")
+            raise Http404(gettext("order not found"))
         return summary
 
     # --- the actions -----------------------------------------------------------------------
@@ -304,10 +314,12 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         summary = self._visible_order(request, object_id)
         action = ACTIONS.get(action_name)
         if action is None:
-            raise Http404("no such action")
+            raise Http404(gettext("no such action"))
         order = current_order(store.load(summary.id), summary.id)
         if not action.allowed(request.user, order):
-            raise PermissionDenied(f"your role may not {action.label.lower()}")
+            raise PermissionDenied(
+                gettext("your role may not %(action)s") % {"action": str(action.label).lower()}
+            )
         form = action.form(request.POST if request.method == "POST" else None, order=order)
         if form.is_valid():
             try:
@@ -325,13 +337,17 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
                 form, done = action.form(order=order), False
             if done:
                 # "Recent actions" on the index; the event log remains the record of what happened.
-                self.log_change(request, summary, f"{action.label} (command sent through the bus)")
+                self.log_change(
+                    request,
+                    summary,
+                    gettext("%(action)s (command sent through the bus)") % {"action": action.label},
+                )
                 return HttpResponseRedirect(
                     reverse("admin:projections_ordersummary_change", args=[summary.id])
                 )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{action.label}: {summary.number}",
+            "title": f"{action.label}: {summary.number}",  # an action and an order number, no prose
             "subtitle": None,
             "opts": self.opts,
             "original": summary,

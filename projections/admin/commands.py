@@ -16,6 +16,8 @@ import time
 from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpRequest
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from config.errors import ApplicationError, StaleVersion
 from orders import commands as c
@@ -30,14 +32,14 @@ logger = logging.getLogger(__name__)
 # How long an admin request waits for the order-summary projection after a command (seconds).
 READ_MODEL_WAIT_SECONDS = 1.0
 
-STALE_FORM_MESSAGE = (
+STALE_FORM_MESSAGE = gettext_lazy(
     "The order changed since this form was opened (or the form was sent twice), so nothing was done. "
     "Check the order below before you submit again."
 )
 
 
 def run_admin_action(
-    request: HttpRequest, command: c.Command, *, label: str, number: str, seen_version: int
+    request: HttpRequest, command: c.Command, *, label: str | Promise, number: str, seen_version: int
 ) -> bool:
     """Dispatch as the signed-in user on the order version the form showed; report the outcome as
     admin messages. True if it succeeded. ``StaleVersion`` is left to the caller, which must show the
@@ -50,25 +52,38 @@ def run_admin_action(
         messages.error(request, error_text(exc))
         return False
     if not result.events:
-        messages.info(request, f"{label}: nothing changed on {number}; this was already done.")
+        messages.info(
+            request,
+            gettext("%(action)s: nothing changed on %(number)s; this was already done.")
+            % {"action": label, "number": number},
+        )
         return True
     outcome = refresh_read_model(result)
     if outcome == "reached":
-        messages.success(request, f"{label}: done on {number}.")
+        messages.success(
+            request, gettext("%(action)s: done on %(number)s.") % {"action": label, "number": number}
+        )
     elif outcome == "failed":
         messages.warning(
             request,
-            f"{label}: done on {number}, but the order list is not updating: the order_summary "
-            "projection has failed (a manager can retry it under Projections).",
+            gettext(
+                "%(action)s: done on %(number)s, but the order list is not updating: the order_summary "
+                "projection has failed (a manager can retry it under Projections)."
+            )
+            % {"action": label, "number": number},
         )
     else:
-        messages.success(request, f"{label}: done on {number}; the list updates in a moment.")
+        messages.success(
+            request,
+            gettext("%(action)s: done on %(number)s; the list updates in a moment.")
+            % {"action": label, "number": number},
+        )
     return True
 
 
 def error_text(exc: ApplicationError) -> str:
     """``Refused (invalid_transition): payment exceeds the outstanding amount (amount: ...)``."""
-    text = f"Refused ({exc.code}): {exc.message}"
+    text = gettext("Refused (%(code)s): %(message)s") % {"code": exc.code, "message": exc.message}
     details = "; ".join(
         f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
         for key, value in exc.details.items()

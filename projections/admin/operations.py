@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_base import LabelledChangeList, ReadOnlyAdmin, when
 from config.errors import ApplicationError
@@ -37,15 +39,15 @@ class DailySalesAdmin(ReadOnlyAdmin):
     fields = ("day", "orders_placed", "gross_display", "refunds_display", "net_display")
     readonly_fields = fields
 
-    @admin.display(description="gross", ordering="gross")
+    @admin.display(description=_("gross"), ordering="gross")
     def gross_display(self, row: DailySales) -> str:
         return money(row.gross)
 
-    @admin.display(description="refunds", ordering="refunds")
+    @admin.display(description=_("refunds"), ordering="refunds")
     def refunds_display(self, row: DailySales) -> str:
         return money(row.refunds)
 
-    @admin.display(description="net", ordering="net")
+    @admin.display(description=_("net"), ordering="net")
     def net_display(self, row: DailySales) -> str:
         return money(row.net)
 
@@ -78,57 +80,72 @@ class CustomerStatsAdmin(ReadOnlyAdmin):
         for row in rows:
             row.username = names.get(row.customer_id, "")
 
-    @admin.display(description="customer", ordering="customer_id")
+    @admin.display(description=_("customer"), ordering="customer_id")
     def customer(self, row: CustomerStats) -> SafeString:
         if not hasattr(row, "username"):
             self.label_page([row])
         orders = reverse("admin:projections_ordersummary_changelist") + f"?q={row.customer_id}"
         return format_html('<a href="{}">{} (id {})</a>', orders, row.username or "?", row.customer_id)
 
-    @admin.display(description="lifetime value", ordering="lifetime_value")
+    @admin.display(description=_("lifetime value"), ordering="lifetime_value")
     def value_display(self, row: CustomerStats) -> str:
         return money(row.lifetime_value)
 
-    @admin.display(description="last order", ordering="last_order_at")
+    @admin.display(description=_("last order"), ordering="last_order_at")
     def last_order(self, row: CustomerStats) -> str:
         return when(row.last_order_at)
 
 
-@admin.action(description="Rebuild from the event log (in the background)", permissions=["manage"])
+@admin.action(description=_("Rebuild from the event log (in the background)"), permissions=["manage"])
 def rebuild(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     for checkpoint in queryset:
         try:
             request_rebuild(checkpoint.name)
         except ApplicationError as refused:  # already rebuilding, or stopped by an operator
-            messages.error(request, f"Not rebuilding {checkpoint.name}: {refused.message}.")
+            messages.error(
+                request,
+                gettext("Not rebuilding %(name)s: %(reason)s.")
+                % {"name": checkpoint.name, "reason": refused.message},
+            )
             continue
         try:
             tasks.rebuild_projection.delay(checkpoint.name)
         except Exception:  # the broker is down: say so instead of a 500
             withdraw_rebuild_request(checkpoint.name)
             logger.warning("could not queue the rebuild of %s", checkpoint.name, exc_info=True)
-            messages.error(request, f"Could not queue the rebuild of {checkpoint.name}: is the broker up?")
+            messages.error(
+                request,
+                gettext("Could not queue the rebuild of %(name)s: is the broker up?")
+                % {"name": checkpoint.name},
+            )
         else:
             messages.success(
                 request,
-                f"Rebuild of {checkpoint.name} queued. The live read model keeps serving; "
-                "the rebuild position shows the progress.",
+                gettext(
+                    "Rebuild of %(name)s queued. The live read model keeps serving; "
+                    "the rebuild position shows the progress."
+                )
+                % {"name": checkpoint.name},
             )
 
 
-@admin.action(description="Retry failed projections", permissions=["manage"])
+@admin.action(description=_("Retry failed projections"), permissions=["manage"])
 def retry(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     failed = [cp.name for cp in queryset if cp.state == ProjectionCheckpoint.State.FAILED]
     for name in failed:
         runner.retry(name)
     if not failed:
-        messages.warning(request, "None of the selected projections has failed.")
+        messages.warning(request, gettext("None of the selected projections has failed."))
         return
     try:
         tasks.nudge()
     except Exception:
         logger.warning("could not nudge the projections; beat will", exc_info=True)
-    messages.success(request, f"Retrying {', '.join(failed)}: they resume at the event they stopped at.")
+    messages.success(
+        request,
+        gettext("Retrying %(names)s: they resume at the event they stopped at.")
+        % {"names": ", ".join(failed)},
+    )
 
 
 REFRESH_SECONDS = 5
@@ -143,9 +160,13 @@ def rebuild_progress(position: int, newest: int) -> str:
     """``"42 % (event 4,200 of 10,000)"``. Positions, not counts: a rebuild reads in commit order, so
     the figure can run a little ahead or behind, never past 100 %."""
     if newest <= 0:
-        return f"at event {position:,}"
+        return gettext("at event %(position)s") % {"position": f"{position:,}"}
     percent = min(100, int(100 * position / newest))
-    return f"{percent} % (event {position:,} of {newest:,})"
+    return gettext("%(percent)s %% (event %(position)s of %(newest)s)") % {
+        "percent": percent,
+        "position": f"{position:,}",
+        "newest": f"{newest:,}",
+    }
 
 
 @admin.register(ProjectionCheckpoint)
@@ -199,10 +220,15 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
         """Say why the read side stands still, when it does: the runner refuses, or a transaction
         somewhere on the server has held committed events back for longer than the threshold."""
         for refusal in guard.refusals():
-            messages.error(request, f"Projections refuse to run: {refusal.message}")
+            messages.error(
+                request, gettext("Projections refuse to run: %(reason)s") % {"reason": refusal.message}
+            )
         holder = horizon_holder(min_seconds=settings.PROJECTION_HORIZON_HELD_THRESHOLD)
         if holder is not None:
-            messages.warning(request, f"Committed events are held back by {holder.describe()}.")
+            messages.warning(
+                request,
+                gettext("Committed events are held back by %(holder)s.") % {"holder": holder.describe()},
+            )
 
     def label_page(self, checkpoints: list[ProjectionCheckpoint]) -> None:
         statuses = {
@@ -216,35 +242,37 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
             self.label_page([checkpoint])
         return checkpoint.status
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=_("state"), ordering="state")
     def state_display(self, checkpoint: ProjectionCheckpoint) -> SafeString:
         colour = {"failed": "#ba2121", "rebuilding": "#b58500"}.get(checkpoint.state, "inherit")
         return format_html('<strong style="color: {}">{}</strong>', colour, checkpoint.state)
 
-    @admin.display(description="lag")
+    @admin.display(description=_("lag"))
     def lag(self, checkpoint: ProjectionCheckpoint) -> str:
         status = self._status(checkpoint)
         if status is None:
             return "-"
-        return f"{status.lag_events} events, {status.lag_seconds:.1f} s"
+        return ngettext(
+            "%(events)s event, %(seconds)s s", "%(events)s events, %(seconds)s s", status.lag_events
+        ) % {"events": status.lag_events, "seconds": f"{status.lag_seconds:.1f}"}
 
-    @admin.display(description="rebuild")
+    @admin.display(description=_("rebuild"))
     def progress(self, checkpoint: ProjectionCheckpoint) -> str:
         if checkpoint.state != ProjectionCheckpoint.State.REBUILDING:
             return "-"
         if checkpoint.rebuild_position is None:
-            return "queued"
+            return gettext("queued")
         return rebuild_progress(checkpoint.rebuild_position, newest_position())
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def error(self, checkpoint: ProjectionCheckpoint) -> str:
         error = checkpoint.last_error
         return (error[:80] + "…" if len(error) > 80 else error) or "-"
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def last_error_text(self, checkpoint: ProjectionCheckpoint) -> SafeString:
         return format_html('<pre class="admin-json">{}</pre>', checkpoint.last_error or "-")
 
-    @admin.display(description="updated", ordering="updated_at")
+    @admin.display(description=_("updated"), ordering="updated_at")
     def updated(self, checkpoint: ProjectionCheckpoint) -> str:
         return when(checkpoint.updated_at)

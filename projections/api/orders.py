@@ -13,6 +13,7 @@ from uuid import UUID
 import rules
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
@@ -72,7 +73,7 @@ class ConsistentReadMixin:
         except InvalidToken as exc:
             raise InvalidInput(str(exc), details={CONSISTENCY_HEADER: [str(exc)]}) from None
         if not reached:
-            raise ProjectionLagging("the read model has not caught up yet; retry shortly")
+            raise ProjectionLagging(gettext("the read model has not caught up yet; retry shortly"))
 
 
 MAX_STREAM_VERSION = 2**31 - 1  # event_log.version is an integer column
@@ -84,7 +85,7 @@ class PastStateSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "as_of" in attrs and "as_of_version" in attrs:
-            raise serializers.ValidationError({"as_of": ["give as_of or as_of_version, not both"]})
+            raise serializers.ValidationError({"as_of": [gettext("give as_of or as_of_version, not both")]})
         return attrs
 
 
@@ -151,15 +152,15 @@ class OrderDetailView(ConsistentReadMixin, APIView):
             )
             order = replay(order_id, [(r.event, r.version, r.recorded_at) for r in history])
             if not order.exists or not rules.has_perm("orders.view_order", request.user, order):
-                raise NotFound("order not found")
+                raise NotFound(gettext("order not found"))
             wanted = past.validated_data.get("as_of_version")
             if wanted is not None and order.version < wanted:  # never the present posing as the past
                 raise NotFound(
-                    f"the order has no version {wanted} yet",
-                    details={"as_of_version": [f"at most {order.version}"]},
+                    gettext("the order has no version %(version)s yet") % {"version": wanted},
+                    details={"as_of_version": [gettext("at most %(version)s") % {"version": order.version}]},
                 )
             return Response(represent(WrittenOrder.of(order, history), request.user))
         summary = visible_orders(request.user).filter(pk=order_id).first()
         if summary is None:
-            raise NotFound("order not found")
+            raise NotFound(gettext("order not found"))
         return Response(represent(summary, request.user))

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -43,11 +44,13 @@ class DailySalesQuery(StrictSerializer):
         try:
             start = attrs.get("start") or end - timedelta(days=29)
         except OverflowError:
-            raise serializers.ValidationError({"to": ["too early a date"]}) from None
+            raise serializers.ValidationError({"to": [gettext("too early a date")]}) from None
         if start > end:
-            raise serializers.ValidationError({"from": ["must not be after 'to'"]})
+            raise serializers.ValidationError({"from": [gettext("must not be after 'to'")]})
         if (end - start).days >= MAX_REPORT_DAYS:
-            raise serializers.ValidationError({"from": [f"at most {MAX_REPORT_DAYS} days at a time"]})
+            raise serializers.ValidationError(
+                {"from": [gettext("at most %(days)s days at a time") % {"days": MAX_REPORT_DAYS}]}
+            )
         return {"start": start, "end": end}
 
 
@@ -106,7 +109,7 @@ class ProjectionListView(APIView):
 
 def _known(name: str) -> str:
     if name not in PROJECTORS:
-        raise NotFound(f"no projection named {name!r}")
+        raise NotFound(gettext("no projection named %(name)s") % {"name": repr(name)})
     return name
 
 
