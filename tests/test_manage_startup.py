@@ -102,3 +102,24 @@ def test_two_commands_starting_the_embedded_servers_at_once_share_one_of_each(tm
             timeout=60,
             check=False,
         )
+
+
+@pytest.mark.parametrize("command", [["worker", "--loglevel", "info"], ["beat"], ["inspect", "ping"]])
+def test_celery_outside_the_local_profile_says_a_missing_url_in_one_line(command: list[str]) -> None:
+    environment = {
+        name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")
+    }
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    result = subprocess.run(  # nosec B603  # fixed argument list, no shell
+        [sys.executable, "-m", "celery", "-A", "config", *command],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "celery: configuration error: Set the DATABASE_URL environment variable"
+    ]
