@@ -141,7 +141,8 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     change_form_template = "admin/projections/ordersummary/change_form.html"
     fieldsets = (
-        (None, {"fields": ("number", "customer", ("status", "payment_status", "fulfillment_status"))}),
+        # The states as the list's badges, not their raw values.
+        (None, {"fields": ("number", "customer", ("status_badge", "payment", "fulfillment"))}),
         ("Money", {"fields": (("total_display", "paid_display", "refunded_display"),)}),
         ("Shipping address", {"fields": ("address",)}),
         ("Times", {"fields": (("created", "placed", "updated"), "version")}),
@@ -149,9 +150,9 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
     readonly_fields = (
         "number",
         "customer",
-        "status",
-        "payment_status",
-        "fulfillment_status",
+        "status_badge",
+        "payment",
+        "fulfillment",
         "total_display",
         "paid_display",
         "refunded_display",

@@ -111,7 +111,7 @@ def test_fulfillment_ships_a_paid_order(
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist .success")))
     message = browser.find_element(By.CSS_SELECTOR, ".messagelist .success").text
     assert message.startswith("Ship items: done on ORD-")
-    status = browser.find_element(By.CSS_SELECTOR, ".fieldBox.field-fulfillment_status .readonly").text
+    status = browser.find_element(By.CSS_SELECTOR, ".fieldBox.field-fulfillment .readonly .badge").text
     assert status == "shipped"
     assert "JD0146000033" in browser.find_element(By.ID, "order-shipments").text
     assert "ShipmentDispatched" in browser.find_element(By.ID, "order-timeline").text
