@@ -6,10 +6,15 @@ from __future__ import annotations
 import os
 import subprocess  # nosec B404  # runs manage.py with a fixed argument list
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
 
 import psutil
 import pytest
+from django.db import connection
 
 from config.embedded_services import PG_DIR, REDIS_SOCKET
 
@@ -102,3 +107,70 @@ def test_two_commands_starting_the_embedded_servers_at_once_share_one_of_each(tm
             timeout=60,
             check=False,
         )
+
+
+@pytest.mark.parametrize("command", [["worker", "--loglevel", "info"], ["beat"], ["inspect", "ping"]])
+def test_celery_outside_the_local_profile_says_a_missing_url_in_one_line(command: list[str]) -> None:
+    environment = {
+        name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")
+    }
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    result = subprocess.run(  # nosec B603  # fixed argument list, no shell
+        [sys.executable, "-m", "celery", "-A", "config", *command],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "celery: configuration error: Set the DATABASE_URL environment variable"
+    ]
+
+
+@pytest.fixture
+def empty_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """A fresh database on the test server that ``migrate`` has never seen; its DATABASE_URL."""
+    name = f"unmigrated_{uuid4().hex[:12]}"
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+    try:
+        yield urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}"))
+    finally:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)} WITH (FORCE)")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rebuild_projection", "--all"],
+        ["rebase_projections"],
+        ["create_user", "someone", "--role", "manager", "--password", "a-long-enough-password-1"],
+        ["erase_customer", "1"],
+        ["load_demo"],
+    ],
+)
+def test_commands_on_an_unmigrated_database_say_so_in_one_line(
+    empty_database: str, command: list[str]
+) -> None:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": empty_database,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+    }
+    result = subprocess.run(  # nosec B603  # fixed argument list, no shell
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "manage.py: the database is not migrated: run manage.py migrate"
+    ]

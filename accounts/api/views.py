@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.throttling import TokenThrottle
 from config.errors import ApplicationError
+from config.openapi import errors
 from config.serializers import StrictSerializer
 
 
@@ -33,6 +34,9 @@ class ObtainTokenView(APIView):
     throttle_classes = [TokenThrottle]
 
     @extend_schema(
+        summary="Get an API token for a username and password",
+        description="Send it on every request as the header `Authorization: Token <token>`.",
+        extensions=errors("authentication_failed"),
         request=CredentialsSerializer,
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import environ
 
+from config import api_guide
 from config.logs import logging_config
 from config.redis_tls import broker_use_ssl
 
@@ -247,7 +248,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order platform API",
-    "DESCRIPTION": "Commands and read models of the event-sourced order platform.",
+    "DESCRIPTION": api_guide.GUIDE,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs UI's assets are served from this installation, never from a CDN.

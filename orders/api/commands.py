@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.openapi import ORDER_COMMAND_ERRORS, errors
 from config.request_context import correlation_id
 from orders import commands as c
 from orders.aggregate import Order
@@ -99,16 +100,25 @@ class CommandView(APIView):
         return respond_to_command(request, command, status=self.status_code)
 
 
-def command_endpoint(input_serializer: type[serializers.Serializer], *, status: int = 200) -> Any:
-    """Declare a command view's body and document it (the response is always the order)."""
+def command_endpoint(
+    input_serializer: type[serializers.Serializer],
+    *,
+    summary: str,
+    status: int = 200,
+    can_fail_with: tuple[str, ...] = ORDER_COMMAND_ERRORS,
+) -> Any:
+    """Declare a command view's body and document it (the response is always the order), with the
+    errors its command can meet besides those every command can (see ``config.openapi``)."""
 
     def declare(view: type[CommandView]) -> type[CommandView]:
         view.input, view.status_code = input_serializer, status
         return extend_schema(
+            summary=summary,
             request=input_serializer,
             responses={status: s.OrderSerializer},
             parameters=[IDEMPOTENCY_PARAMETER],
             description=f"Answers the order as the write side now sees it, with header {CONSISTENCY_HEADER}.",
+            extensions=errors(*can_fail_with),
         )(view)
 
     return declare
@@ -121,7 +131,12 @@ class OrderCommandView(CommandView):
         return self.execute(request, order_id=order_id, **kwargs)
 
 
-@command_endpoint(s.CreateOrderSerializer, status=201)
+@command_endpoint(
+    s.CreateOrderSerializer,
+    summary="Create an order",
+    status=201,
+    can_fail_with=("validation_error", "permission_denied"),
+)
 class CreateOrderView(CommandView):
     def command(self, request: Request, data: dict[str, Any], **kwargs: Any) -> c.Command:
         customer: int | None = data.get("customer")
@@ -144,13 +159,13 @@ class CreateOrderView(CommandView):
         return self.execute(request)
 
 
-@command_endpoint(s.AddLineSerializer)
+@command_endpoint(s.AddLineSerializer, summary="Add a line (or more of a product already on the order)")
 class AddLineView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.AddLine(order_id=order_id, sku=data["sku"], quantity=data["quantity"])
 
 
-@command_endpoint(s.ChangeLineSerializer)
+@command_endpoint(s.ChangeLineSerializer, summary="Change or remove a line")
 class LineView(CommandView):
     """PATCH changes a line's quantity, DELETE removes the line."""
 
@@ -162,15 +177,16 @@ class LineView(CommandView):
             return c.RemoveLine(order_id=order_id, sku=sku)
         return c.ChangeLineQuantity(order_id=order_id, sku=sku, quantity=data["quantity"])
 
+    @extend_schema(summary="Change a line's quantity")
     def patch(self, request: Request, order_id: UUID, sku: str) -> Response:
         return self.execute(request, order_id=order_id, sku=sku)
 
-    @extend_schema(request=None)
+    @extend_schema(summary="Remove a line", request=None)
     def delete(self, request: Request, order_id: UUID, sku: str) -> Response:
         return self.execute(request, order_id=order_id, sku=sku)
 
 
-@command_endpoint(s.AddressSerializer)
+@command_endpoint(s.AddressSerializer, summary="Set the shipping address")
 class ShippingAddressView(CommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.SetShippingAddress(order_id=order_id, address=dict(data))
@@ -179,25 +195,29 @@ class ShippingAddressView(CommandView):
         return self.execute(request, order_id=order_id)
 
 
-@command_endpoint(s.EmptySerializer)
+@command_endpoint(
+    s.EmptySerializer,
+    summary="Place the order, reserving its stock",
+    can_fail_with=(*ORDER_COMMAND_ERRORS, "insufficient_stock", "order_incomplete"),
+)
 class PlaceOrderView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.PlaceOrder(order_id=order_id)
 
 
-@command_endpoint(s.CancelSerializer)
+@command_endpoint(s.CancelSerializer, summary="Cancel the order, releasing stock and refunding payments")
 class CancelOrderView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.CancelOrder(order_id=order_id, reason=data["reason"])
 
 
-@command_endpoint(s.PaymentSerializer)
+@command_endpoint(s.PaymentSerializer, summary="Record a payment")
 class RecordPaymentView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.RecordPayment(order_id=order_id, amount=data["amount"], reference=data["reference"])
 
 
-@command_endpoint(s.ShipmentSerializer)
+@command_endpoint(s.ShipmentSerializer, summary="Ship items")
 class ShipItemsView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.ShipItems(
@@ -208,19 +228,23 @@ class ShipItemsView(OrderCommandView):
         )
 
 
-@command_endpoint(s.EmptySerializer)
+@command_endpoint(s.EmptySerializer, summary="Mark a shipment delivered")
 class MarkDeliveredView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID, shipment_id: int) -> c.Command:
         return c.MarkDelivered(order_id=order_id, shipment_id=shipment_id)
 
 
-@command_endpoint(s.RefundSerializer)
+@command_endpoint(s.RefundSerializer, summary="Issue a refund")
 class IssueRefundView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.IssueRefund(order_id=order_id, amount=data["amount"], reason=data["reason"])
 
 
-@command_endpoint(s.NoteSerializer)
+@command_endpoint(
+    s.NoteSerializer,
+    summary="Add a staff note",
+    can_fail_with=("validation_error", "permission_denied", "concurrency_conflict"),
+)
 class AddNoteView(OrderCommandView):
     def command(self, request: Request, data: dict[str, Any], order_id: UUID) -> c.Command:
         return c.AddNote(order_id=order_id, text=data["text"])

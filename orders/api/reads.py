@@ -33,7 +33,7 @@ class OrderEventsView(APIView):
 
     pagination_class = EventPagination
 
-    @extend_schema(responses=EventSerializer(many=True))
+    @extend_schema(summary="List an order's events, oldest first", responses=EventSerializer(many=True))
     def get(self, request: Request, order_id: UUID) -> Response:
         history = store.load(order_id)
         order = replay(order_id, [(r.event, r.version, r.recorded_at) for r in history])
@@ -64,6 +64,7 @@ class ProductFilter(filters.FilterSet):
         return queryset.filter(Q(sku__icontains=value) | Q(name__icontains=value))
 
 
+@extend_schema(summary="List the active products")
 class ProductListView(generics.ListAPIView):
     """Active products, by sku; the catalogue is public."""
 

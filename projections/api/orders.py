@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from config.errors import NotFound, ProjectionLagging
 from config.errors import ValidationError as InvalidInput
+from config.openapi import errors
 from config.pagination import StrictOrderingFilter
 from orders import store
 from orders.aggregate import replay
@@ -119,6 +120,7 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, exclude=True),
         ],
         responses={200: OrderSerializer(many=True)},
+        extensions=errors(),  # not the create's: a list refuses no one, it shows what the user may see
         description="The read model, newest first unless ordering says otherwise; filters combine.",
     ),
     post=extend_schema(
@@ -126,6 +128,7 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
         request=CreateOrderSerializer,
         responses={201: OrderSerializer},
         parameters=[IDEMPOTENCY_PARAMETER, LOCATION_HEADER],
+        extensions=errors("validation_error", "permission_denied"),
         description="CreateOrder: optionally with lines, a shipping address and (staff) the customer. "
         "Answers 201 with the order and its URL in Location.",
     ),
@@ -135,6 +138,7 @@ class OrderCollectionView(OrderListView, CreateOrderView):
 
 
 @extend_schema(
+    summary="Get an order",
     parameters=[CONSISTENCY_PARAMETER, PastStateSerializer],
     responses=OrderSerializer,
     description="The order from the read model; with as_of or as_of_version, its past state folded from "

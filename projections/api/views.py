@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
 from config.errors import NotFound
+from config.openapi import errors
 from config.serializers import StrictSerializer
 from orders.api.fields import MoneyField
 from projections import runner
@@ -68,6 +69,10 @@ class DailySalesView(APIView):
     permission_classes = [rule_permission("orders.view_sales_reports")]
 
     @extend_schema(
+        summary="Daily sales report",
+        description="Per day from `from` to `to` (at most 366 days; by default the last 30): orders placed, "
+        "gross, refunds and net, as money strings.",
+        extensions=errors("permission_denied"),
         parameters=[DailySalesQuery],
         responses=inline_serializer(
             "DailySalesReport",
@@ -102,7 +107,11 @@ class ProjectionStatusSerializer(serializers.Serializer):
 class ProjectionListView(APIView):
     permission_classes = [rule_permission("orders.manage_projections")]
 
-    @extend_schema(responses=ProjectionStatusSerializer(many=True))
+    @extend_schema(
+        summary="List the projections and how far behind they are",
+        extensions=errors("permission_denied"),
+        responses=ProjectionStatusSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         return Response(ProjectionStatusSerializer([asdict(s) for s in projection_status()], many=True).data)
 
@@ -121,6 +130,10 @@ class ProjectionRebuildView(APIView):
     permission_classes = [rule_permission("orders.manage_projections")]
 
     @extend_schema(
+        summary="Rebuild a projection from the first event",
+        description="The live read model keeps serving during the rebuild; its progress shows in "
+        "`GET /api/projections/`.",
+        extensions=errors("permission_denied", "rebuild_in_progress", "invalid_transition"),
         request=None,
         responses={
             202: inline_serializer(
@@ -143,7 +156,12 @@ class ProjectionRetryView(APIView):
 
     permission_classes = [rule_permission("orders.manage_projections")]
 
-    @extend_schema(request=None, responses=ProjectionStatusSerializer)
+    @extend_schema(
+        summary="Resume a projection stopped by a failing event",
+        extensions=errors("permission_denied"),
+        request=None,
+        responses=ProjectionStatusSerializer,
+    )
     def post(self, request: Request, name: str) -> Response:
         runner.retry(_known(name))
         nudge()

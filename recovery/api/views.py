@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
+from config.openapi import errors
 from orders.api.commands import IDEMPOTENCY_PARAMETER, respond
 from orders.api.idempotency import StoredResponse
 from orders.commands import EraseCustomerData
@@ -22,6 +23,8 @@ class EraseCustomerView(APIView):
     permission_classes = [rule_permission("orders.erase_customer_data")]
 
     @extend_schema(
+        summary="Erase a customer's personal data",
+        extensions=errors("permission_denied"),
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses=inline_serializer(

@@ -1,5 +1,6 @@
 """A real browser: a fulfillment user signs in, follows the work queue of paid orders to one, ships it
-through the admin, and sees it shipped.
+through the admin, and sees it shipped; and in a 1,400 px window no admin list or order page cuts a
+table off.
 
 Headless Chromium from the Debian packages ``chromium`` and ``chromium-driver`` (``.ci/run`` installs
 them), driven by Selenium with the system driver, so nothing is downloaded. Run alone with
@@ -18,7 +19,9 @@ from django.conf import settings
 from accounts.roles import Role
 from orders.models import StoredEvent
 from projections.admin import commands as admin_commands
+from projections.models import OrderSummary
 from tests.admin.conftest import PASSWORD
+from tests.admin.test_order_admin import make_summaries
 from tests.conftest import project_everything
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -111,7 +114,7 @@ def test_fulfillment_ships_a_paid_order(
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist .success")))
     message = browser.find_element(By.CSS_SELECTOR, ".messagelist .success").text
     assert message.startswith("Ship items: done on ORD-")
-    status = browser.find_element(By.CSS_SELECTOR, ".fieldBox.field-fulfillment_status .readonly").text
+    status = browser.find_element(By.CSS_SELECTOR, ".fieldBox.field-fulfillment .readonly .badge").text
     assert status == "shipped"
     assert "JD0146000033" in browser.find_element(By.ID, "order-shipments").text
     assert "ShipmentDispatched" in browser.find_element(By.ID, "order-timeline").text
@@ -120,3 +123,74 @@ def test_fulfillment_ships_a_paid_order(
     shipped = StoredEvent.objects.get(stream_id=order_id, event_type="ShipmentDispatched")
     assert shipped.metadata["actor"] == f"user:{clerk.pk}"
     assert shipped.payload["tracking_number"] == "JD0146000033"
+
+
+# Every table that is wider than the box it sits in (cut off, or scrolled sideways), and a page wider
+# than the window.
+OVERFLOWS = """
+const problems = [];
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth) {
+  problems.push(`the page is ${page.scrollWidth}px wide in a ${page.clientWidth}px window`);
+}
+for (const table of document.querySelectorAll("table")) {
+  if (!table.offsetParent) continue;  // not shown
+  const box = table.parentElement;
+  if (table.scrollWidth > box.clientWidth) {
+    const name = table.id || table.closest("[id]")?.id || box.className;
+    problems.push(`table ${name}: ${table.scrollWidth}px in a ${box.clientWidth}px box`);
+  }
+}
+return problems;
+"""
+
+
+def test_no_admin_list_or_order_page_cuts_a_table_off_at_1400_px(
+    browser: Any,
+    live_server: Any,
+    make_user: Callable[..., Any],
+    make_order: Callable[..., Any],
+) -> None:
+    from django.contrib import admin
+    from django.urls import reverse
+    from selenium.webdriver.common.by import By
+
+    order_id = make_order("delivered", project=False)
+    make_order("paid", project=False)
+    project_everything()
+    boss = make_user(Role.MANAGER, username="morgan")
+    # The widest row the list can show: the longest states, a large total, a long e-mail address.
+    make_summaries(1, customer_id=boss.pk, status="completed", payment="partially_refunded")
+    OrderSummary.objects.filter(number="ORD-900000").update(
+        fulfillment_status="partially_shipped",
+        total=9_999_999,
+        customer_email="a.very.long.name.of.a.customer@subdomain.example-company.com",
+    )
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys(boss.username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert browser.get_window_size()["width"] == 1400
+
+    pages = [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+    ]
+    event = StoredEvent.objects.filter(stream_id=order_id).order_by("position").last()
+    assert event is not None
+    pages += [
+        "/admin/",
+        reverse("admin:projections_ordersummary_change", args=[order_id]),
+        reverse("admin:orders_storedevent_change", args=[event.pk]),
+    ]
+    cut_off = {}
+    for url in pages:
+        browser.get(f"{live_server.url}{url}")
+        assert "login" not in browser.current_url, url
+        problems = browser.execute_script(OVERFLOWS)
+        if url == reverse("admin:projections_ordersummary_changelist"):
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            assert browser.save_screenshot(str(ARTIFACTS / "admin-order-list-1400.png"))
+        if problems:
+            cut_off[url] = problems
+    assert cut_off == {}

@@ -258,3 +258,17 @@ def test_the_list_costs_the_same_queries_for_5_or_60_rows(
     assert len(many) == len(few)
     # The list leaves the JSON columns (lines, notes ...) in the database.
     assert not any('"projections_ordersummary"."notes"' in query["sql"] for query in many)
+
+
+def test_the_order_page_shows_its_states_as_the_lists_badges(
+    users: dict[str, Any], client_as: Callable[[Any], Client], make_order: Callable[..., Any]
+) -> None:
+    order_id = make_order("paid")
+
+    html = client_as(users["support"]).get(order_url(order_id)).content.decode()
+
+    field = r'fieldBox field-(\w+)">\s*<label[^>]*>[^<]*</label>\s*<div class="readonly">(.*?)</div>'
+    shown = dict(re.findall(field, html, re.S))
+    assert shown["status_badge"] == '<span class="badge badge-wait">placed</span>'
+    assert shown["payment"] == '<span class="badge badge-done">paid</span>'
+    assert shown["fulfillment"] == '<span class="badge badge-quiet">unfulfilled</span>'
