@@ -25,11 +25,14 @@ from orders.aggregate import fulfillment_status, payment_status
 from orders.events import ERASED, CustomerDataErased, Event
 from orders.statuses import OrderStatus
 from orders.store import RecordedEvent
+from projections.documents import DOCUMENT_COLUMNS, documents
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
 
 # An order_summary row by column name (the model's attribute names are its column names).
 SummaryRow = dict[str, Any]
 _SUMMARY_COLUMNS = [field.column for field in OrderSummary._meta.concrete_fields if field.column is not None]
+# A batch loads the columns it folds, not the stored documents it writes anew.
+_FOLDED_COLUMNS = [column for column in _SUMMARY_COLUMNS if column not in DOCUMENT_COLUMNS]
 
 
 class ProjectionError(RuntimeError):
@@ -109,7 +112,7 @@ class OrderSummaryProjector(Projector):
 
     def flush(self) -> None:
         if self.changed:
-            _write_summaries([_settled(self.rows[order_id]) for order_id in self.changed])
+            _write_summaries([_documented(_settled(self.rows[order_id])) for order_id in self.changed])
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
         self.begin(events)
@@ -384,7 +387,7 @@ class CustomerStatsProjector(Projector):
 
 
 def _load_summaries(**lookup: Any) -> dict[UUID, SummaryRow]:
-    query = OrderSummary.objects.filter(**lookup).order_by().values(*_SUMMARY_COLUMNS)
+    query = OrderSummary.objects.filter(**lookup).order_by().values(*_FOLDED_COLUMNS)
     return {row["id"]: row for row in query}
 
 
@@ -435,6 +438,19 @@ def _settled(row: SummaryRow) -> SummaryRow:
         deliveries=[s["delivered_at"] is not None for s in row["shipments"]],
     )
     return row
+
+
+def _documented(row: SummaryRow) -> SummaryRow:
+    """The settled row with its stored API representation (projections/documents.py), built from the JSON
+    columns as PostgreSQL will hold them (a datetime in a shipment becomes text), as a read would see them."""
+    stored = {name: json.loads(json.dumps(row[name], default=_json_scalar)) for name in _JSON_COLUMNS}
+    row.update(documents({**row, **stored}))
+    return row
+
+
+_JSON_COLUMNS = [
+    field.attname for field in OrderSummary._meta.concrete_fields if isinstance(field, models.JSONField)
+]
 
 
 def _find_line(row: SummaryRow, sku: str) -> dict[str, Any] | None:

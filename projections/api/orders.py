@@ -26,10 +26,11 @@ from config.pagination import StrictOrderingFilter
 from orders import store
 from orders.aggregate import replay
 from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
-from orders.api.representation import WrittenOrder, order_representation, represent
+from orders.api.representation import WrittenOrder, represent
 from orders.api.serializers import CreateOrderSerializer, OrderSerializer
 from orders.consistency import CONSISTENCY_HEADER
 from projections.api.filters import OrderCursorPagination, OrderFilter
+from projections.documents import served
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector
 from projections.queries import visible_orders
@@ -103,10 +104,12 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
         return visible_orders(self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         include_notes = rules.has_perm("orders.view_notes", request.user)
-        orders = [order_representation(summary, include_notes=include_notes) for summary in page or []]
-        return self.get_paginated_response(orders)
+        column = "document" if include_notes else "document_without_notes"
+        # Only what the cursor and the stored document need: no row's JSON columns are decoded.
+        rows = self.filter_queryset(self.get_queryset()).values("id", *self.ordering_fields, column)
+        page = self.paginate_queryset(rows) or []
+        return self.get_paginated_response(_served(page, include_notes=include_notes))
 
 
 @extend_schema_view(
@@ -159,7 +162,19 @@ class OrderDetailView(ConsistentReadMixin, APIView):
                     details={"as_of_version": [f"at most {order.version}"]},
                 )
             return Response(represent(WrittenOrder.of(order, history), request.user))
-        summary = visible_orders(request.user).filter(pk=order_id).first()
-        if summary is None:
+        include_notes = rules.has_perm("orders.view_notes", request.user)
+        column = "document" if include_notes else "document_without_notes"
+        found = visible_orders(request.user).filter(pk=order_id).order_by().values_list(column)[:1]
+        if not found:
             raise NotFound("order not found")
-        return Response(represent(summary, request.user))
+        return Response(_served([{"id": order_id, column: found[0][0]}], include_notes=include_notes)[0])
+
+
+def _served(rows: list[dict[str, Any]], *, include_notes: bool) -> list[Any]:
+    """The stored documents of ``rows``; rows projected before documents were stored are built from
+    their summaries (one query for all of them)."""
+    missing = [
+        row["id"] for row in rows if row["document" if include_notes else "document_without_notes"] is None
+    ]
+    summaries = OrderSummary.objects.in_bulk(missing) if missing else {}
+    return [served(summaries.get(row["id"], row), include_notes=include_notes) for row in rows]
