@@ -36,18 +36,20 @@ INSTALLED_APPS = [
     "projections",
 ]
 
+# Session, CSRF, Django's user and messages are skipped for token-authenticated API requests
+# (config.middleware._BrowserOnly): they serve the admin and the browsable API, which use the session.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestIdMiddleware",  # first, so every later log line carries the request id
     "config.middleware.RequestMetricsMiddleware",
     "config.middleware.ApiErrorMiddleware",  # the error body under /api/ for what no view handled
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.BrowserCsrfViewMiddleware",
+    "config.middleware.BrowserAuthenticationMiddleware",
     "accounts.middleware.RateLimitHeadersMiddleware",
     "accounts.login_throttle.AdminLoginThrottleMiddleware",  # after the one above, which writes its headers
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.csp.ContentSecurityPolicyMiddleware",
 ]
