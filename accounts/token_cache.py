@@ -5,7 +5,7 @@ for the role checks). Here a miss costs one query (the token, its user and the u
 together) and a hit none. Revocation and role changes are never seen late in the process that makes
 them (the signals below empty the cache at once); in every other process an entry lives at most
 ``TOKEN_CACHE_SECONDS`` after it was read, so a revoked token or a removed role stops working there
-within that bound. The setting refuses values above one second (``accounts.checks``-free: clamped here).
+within that bound. A larger setting is clamped to one second: the bound is a promise (README).
 """
 
 from __future__ import annotations
