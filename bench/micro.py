@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.test import Client
 
@@ -93,9 +94,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "detail": lambda: client.get(f"/api/orders/{rng.choice(ids)}/", **auth),
         "list20": lambda: client.get("/api/orders/?limit=20", **auth),
     }
-    peer = fixtures.get("peer_path")
-    if peer:
-        endpoints["peer_detail"] = lambda: client.get(f"{peer}{rng.choice(ids)}/", **auth)
+    if settings.ROOT_URLCONF == "bench.urls":  # the by-the-book peer (bench/peer.py)
+        endpoints["peer_detail"] = lambda: client.get(f"/bench-peer/orders/{rng.choice(ids)}/", **auth)
     if args.only:
         endpoints = {k: v for k, v in endpoints.items() if k in args.only.split(",")}
     for call in endpoints.values():  # warm: imports, connections, caches
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _fixtures(orders: int) -> dict[str, Any]:
-    from bench.phases import seed
+    from bench.phases import fixtures as seed
     from bench.phases.bus import journeys
     from projections import runner
 
