@@ -13,7 +13,6 @@ from uuid import UUID
 import rules
 from django.conf import settings
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -29,7 +28,7 @@ from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
 from orders.api.representation import WrittenOrder, represent
 from orders.api.serializers import CreateOrderSerializer, OrderSerializer
 from orders.consistency import CONSISTENCY_HEADER
-from projections.api.filters import OrderCursorPagination, OrderFilter
+from projections.api.filters import FilterWhenAskedBackend, OrderCursorPagination, OrderFilter
 from projections.documents import served
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector
@@ -95,7 +94,7 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
     serializer_class = OrderSerializer  # documents the representation; ``list`` builds it directly
     filterset_class = OrderFilter
     pagination_class = OrderCursorPagination
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterWhenAskedBackend, StrictOrderingFilter]
     ordering_fields = ["created_at", "updated_at", "number", "total"]  # not null: a cursor needs a value
     ordering_tiebreaker = "id"
     ordering = ("-created_at", "-id")
