@@ -13,7 +13,6 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.signals import got_request_exception, request_finished
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
 
 from config.exception_handler import error_body
 from config.metrics import HTTP_REQUEST_SECONDS
@@ -150,13 +149,6 @@ class _BrowserOnly:
 
 class BrowserSessionMiddleware(_BrowserOnly, SessionMiddleware):
     pass
-
-
-class BrowserCsrfViewMiddleware(_BrowserOnly, CsrfViewMiddleware):
-    def process_view(self, request: HttpRequest, *args: Any) -> HttpResponse | None:
-        if _token_api_request(request):
-            return None
-        return super().process_view(request, *args)
 
 
 class BrowserAuthenticationMiddleware(_BrowserOnly, AuthenticationMiddleware):

@@ -36,8 +36,9 @@ INSTALLED_APPS = [
     "projections",
 ]
 
-# Session, CSRF, Django's user and messages are skipped for token-authenticated API requests
+# Session, Django's user and messages are skipped for token-authenticated API requests
 # (config.middleware._BrowserOnly): they serve the admin and the browsable API, which use the session.
+# CSRF stays as it is (DRF's views are exempt; Django's deploy check looks for this very name).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestIdMiddleware",  # first, so every later log line carries the request id
@@ -45,7 +46,7 @@ MIDDLEWARE = [
     "config.middleware.ApiErrorMiddleware",  # the error body under /api/ for what no view handled
     "config.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "config.middleware.BrowserCsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "config.middleware.BrowserAuthenticationMiddleware",
     "accounts.middleware.RateLimitHeadersMiddleware",
     "accounts.login_throttle.AdminLoginThrottleMiddleware",  # after the one above, which writes its headers
