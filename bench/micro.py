@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu.append((time.process_time() - started_cpu) / args.n * 1e6)
         # The minimum is the least disturbed by other work on the machine; CPU is this process's alone.
         results[label] = {"us_median": statistics.median(runs), "us_min": min(runs), "cpu_us_min": min(cpu)}
+        results[label].update(_counts(call, n=min(args.n, 200)))
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
             profile = cProfile.Profile()
@@ -130,6 +131,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["x_healthz"] = figures["us_min"] / results["healthz"]["us_min"]
             figures["cpu_x_healthz"] = figures["cpu_us_min"] / results["healthz"]["cpu_us_min"]
     return results
+
+
+def _counts(call: Callable[[], Any], *, n: int) -> dict[str, float]:
+    """Per request, what does not move with the machine's load: Python function calls (cProfile's count),
+    SQL statements and Redis commands sent."""
+    import redis
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sent = [0]
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[0] += 1
+        return original(self, *args, **kwargs)
+
+    redis.connection.AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    profile = cProfile.Profile()
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            profile.enable()
+            for _ in range(n):
+                call()
+            profile.disable()
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]  # set by Stats
+    return {"py_calls": calls / n, "sql": len(queries) / n, "redis": sent[0] / n}
 
 
 def _fixtures(orders: int) -> dict[str, Any]:

@@ -138,11 +138,9 @@ class _BrowserOnly:
     """Mixed into a Django middleware: it runs for every request except token-authenticated API requests.
     A subclass of the middleware it skips, so Django's checks (the admin's) still find it."""
 
-    get_response: GetResponse
-
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if _token_api_request(request):
-            return self.get_response(request)
+            return self.get_response(request)  # type: ignore[attr-defined]  # the middleware's
         response: HttpResponse = super().__call__(request)  # type: ignore[misc]  # the middleware's
         return response
 

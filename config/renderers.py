@@ -9,6 +9,7 @@ NaN or infinity, which DRF refuses with an error, is written as ``null`` (the AP
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -24,12 +25,12 @@ class ORJSONRenderer(JSONRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         if data is None:
             return b""
         options = _OPTIONS
-        if self.get_indent(accepted_media_type, renderer_context or {}):
+        if self.get_indent(accepted_media_type or "", renderer_context or {}):
             options |= orjson.OPT_INDENT_2
         rendered = orjson.dumps(data, default=_drf_default, option=options)
         if b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:  # JavaScript-safe, as DRF's
