@@ -7,9 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.messages.middleware import MessageMiddleware
-from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.signals import got_request_exception, request_finished
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -124,34 +121,3 @@ class ApiErrorMiddleware:
             extra={"status_code": 500, "request": request},
         )
         return internal_error()
-
-
-def _token_api_request(request: HttpRequest) -> bool:
-    """A request to the API that authenticates with a token. DRF then never looks at the session (the
-    token authenticates it or refuses it), so the session, its CSRF check, Django's user and messages are
-    work without use (and a response that sets no cookie)."""
-    scheme = request.META.get("HTTP_AUTHORIZATION", "")[:6].lower()
-    return scheme == "token " and request.path_info.startswith(API_PREFIX)
-
-
-class _BrowserOnly:
-    """Mixed into a Django middleware: it runs for every request except token-authenticated API requests.
-    A subclass of the middleware it skips, so Django's checks (the admin's) still find it."""
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _token_api_request(request):
-            return self.get_response(request)  # type: ignore[attr-defined]  # the middleware's
-        response: HttpResponse = super().__call__(request)  # type: ignore[misc]  # the middleware's
-        return response
-
-
-class BrowserSessionMiddleware(_BrowserOnly, SessionMiddleware):
-    pass
-
-
-class BrowserAuthenticationMiddleware(_BrowserOnly, AuthenticationMiddleware):
-    pass
-
-
-class BrowserMessageMiddleware(_BrowserOnly, MessageMiddleware):
-    pass

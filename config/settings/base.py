@@ -36,21 +36,18 @@ INSTALLED_APPS = [
     "projections",
 ]
 
-# Session, Django's user and messages are skipped for token-authenticated API requests
-# (config.middleware._BrowserOnly): they serve the admin and the browsable API, which use the session.
-# CSRF stays as it is (DRF's views are exempt; Django's deploy check looks for this very name).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestIdMiddleware",  # first, so every later log line carries the request id
     "config.middleware.RequestMetricsMiddleware",
     "config.middleware.ApiErrorMiddleware",  # the error body under /api/ for what no view handled
-    "config.middleware.BrowserSessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "config.middleware.BrowserAuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.RateLimitHeadersMiddleware",
     "accounts.login_throttle.AdminLoginThrottleMiddleware",  # after the one above, which writes its headers
-    "config.middleware.BrowserMessageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.csp.ContentSecurityPolicyMiddleware",
 ]
