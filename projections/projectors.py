@@ -93,6 +93,13 @@ class Projector:
     def flush(self) -> None:
         """Write what the batch changed."""
 
+    # A rebuild sets ``bulk`` while it builds its copy batch after batch: what is derived from a whole row
+    # (the stored order documents) is then written once per row by ``finish_bulk``, not once per batch.
+    bulk = False
+
+    def finish_bulk(self) -> None:
+        """After the bulk batches of a rebuild, on the copy: write what ``bulk`` left out."""
+
 
 class OrderSummaryProjector(Projector):
     """Rows are plain dicts by column name while a batch is applied: model instances, and bulk_create's
@@ -112,7 +119,16 @@ class OrderSummaryProjector(Projector):
 
     def flush(self) -> None:
         if self.changed:
-            _write_summaries([_documented(_settled(self.rows[order_id])) for order_id in self.changed])
+            settled = [_settled(self.rows[order_id]) for order_id in self.changed]
+            _write_summaries(settled if self.bulk else [_documented(row) for row in settled])
+
+    def finish_bulk(self, chunk: int = 2000) -> None:
+        """The stored documents of every row, once (the bulk batches wrote them as NULL)."""
+        rows = OrderSummary.objects.order_by("id").values(*_FOLDED_COLUMNS)
+        batch = list(rows[:chunk])
+        while batch:
+            _write_summaries([_documented(row) for row in batch])
+            batch = list(rows.filter(id__gt=batch[-1]["id"])[:chunk])
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
         self.begin(events)

@@ -15,6 +15,8 @@ from accounts.roles import SYSTEM
 from orders.api.representation import order_representation
 from orders.models import Product
 from projections.models import OrderSummary
+from projections.projectors import OrderSummaryProjector
+from projections.rebuild import rebuild
 from recovery.erasure import erase_customer
 from tests.conftest import project_everything
 from tests.projections.workload import order_lifecycle, staff_and_customers
@@ -90,3 +92,26 @@ def test_rows_projected_before_documents_were_stored_are_still_served(
         assert staff_client.get(f"/api/orders/{order_id}/").json() == representation
     listed = staff_client.get("/api/orders/").json()["results"]
     assert {order["id"]: order for order in listed} == {str(k): v for k, v in expected.items()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_stores_the_documents_of_every_order(
+    make_user: Callable[..., Any], make_product: Callable[..., Product]
+) -> None:
+    staff, customers = staff_and_customers(make_user, 2)
+    skus = [make_product(stock=10_000).sku for _ in range(3)]
+    rng = random.Random(24)
+    for i in range(30):
+        order_lifecycle(rng, customer=customers[i % 2], staff=staff, skus=skus)
+    project_everything()
+    OrderSummary.objects.update(document="stale", document_without_notes="stale")
+
+    rebuild(OrderSummaryProjector.name, batch_size=7)  # many bulk batches, each order across several
+
+    summaries = list(OrderSummary.objects.all())
+    assert len(summaries) == 30
+    for summary in summaries:
+        assert json.loads(summary.document) == order_representation(summary, include_notes=True)
+        assert json.loads(summary.document_without_notes) == order_representation(
+            summary, include_notes=False
+        )
