@@ -127,7 +127,7 @@ class OrderSummaryProjector(Projector):
         rows = OrderSummary.objects.order_by("id").values(*_FOLDED_COLUMNS)
         batch = list(rows[:chunk])
         while batch:
-            _write_summaries([_documented(row) for row in batch])
+            _write_documents([(row["id"], documents(row)) for row in batch])  # read back: JSON as stored
             batch = list(rows.filter(id__gt=batch[-1]["id"])[:chunk])
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
@@ -412,6 +412,21 @@ def _write_summaries(rows: list[SummaryRow]) -> None:
     the client, arrays element by element in Python) they cost more than PostgreSQL's work."""
     with connection.cursor() as cursor:
         cursor.execute(_summary_upsert_sql(), [json.dumps(rows, default=_json_scalar)])
+
+
+def _write_documents(rows: list[tuple[UUID, dict[str, str]]]) -> None:
+    """Only the stored documents of existing rows: one UPDATE, its rows bound as one JSON array (as
+    ``_write_summaries`` binds them, for the same reason), the other columns untouched."""
+    values = [{"id": str(order_id), **texts} for order_id, texts in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "UPDATE {table} SET document = d.document, document_without_notes = d.document_without_notes"
+                " FROM json_to_recordset(%s) AS d(id uuid, document text, document_without_notes text)"
+                " WHERE {table}.id = d.id"
+            ).format(table=sql.Identifier(OrderSummary._meta.db_table)),
+            [json.dumps(values)],
+        )
 
 
 @cache
