@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from config.renderers import ORJSONRenderer
 from orders.api.representation import order_representation
 
 DOCUMENT_COLUMNS = ("document", "document_without_notes")
@@ -27,7 +28,11 @@ def documents(row: dict[str, Any]) -> dict[str, str]:
 
 
 def _text(data: dict[str, Any]) -> str:
-    return orjson.dumps(data).decode()
+    # The API's renderer: the same bytes a response would carry, and no type a projection could choke on.
+    return _RENDERER.render(data).decode()
+
+
+_RENDERER = ORJSONRenderer()
 
 
 def served(row: Any, *, include_notes: bool) -> Any:
