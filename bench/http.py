@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import resource
 import signal
 import subprocess  # nosec B404  # starts locust, fixed argument list
 import sys
@@ -19,27 +20,41 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 SCENARIOS = {
     "healthz": "HealthUser",
     "read_detail": "DetailUser",
+    "peer_detail": "PeerDetailUser",
     "read_list": "ListUser",
     "write": "WriteUser",
 }
 
 
 def run_locust(
-    *, url: str, scenario: str, users: int, seconds: float, scratch: Path, fixtures: Path
+    *,
+    url: str,
+    scenario: str,
+    users: int,
+    seconds: float,
+    scratch: Path,
+    fixtures: Path,
+    locustfile: Path = LOCUSTFILE,
+    classes: list[str] | None = None,
+    spawn_rate: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One headless Locust run. By default all users start at once (closed loop); with ``spawn_rate``
+    they start at that rate and ``seconds`` counts from when all of them run (the statistics too)."""
     prefix = scratch / f"locust-{scenario}-{users}"
+    ramp = 0.0 if spawn_rate is None else users / spawn_rate
     command = [
         str(LOCUST),
         "-f",
-        str(LOCUSTFILE),
+        str(locustfile),
         "--headless",
         "--users",
         str(users),
         "--spawn-rate",
-        str(users * 50),  # everyone at once
+        str(spawn_rate or users * 50),  # everyone at once unless a rate is given
         "--reset-stats",  # count from the moment all users run
         "--run-time",
-        f"{seconds:g}s",
+        f"{seconds + ramp:.0f}s",
         "--stop-timeout",
         "10",
         "--host",
@@ -51,19 +66,34 @@ def run_locust(
         "WARNING",
         "--exit-code-on-error",
         "0",
-        SCENARIOS[scenario],
+        *(classes or [SCENARIOS[scenario]]),
     ]
-    env = {**os.environ, "BENCH_FIXTURES": str(fixtures)}
+    env = {**os.environ, **(env or {}), "BENCH_FIXTURES": str(fixtures)}
     with (scratch / f"locust-{scenario}-{users}.log").open("wb") as log:
         process = subprocess.Popen(  # nosec B603  # fixed argument list, no shell
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=raise_open_files_limit,  # one socket per user
         )
-        cpu_seconds = _wait(process, timeout=seconds + 60)
+        started = time.monotonic()
+        cpu_seconds = _wait(process, timeout=seconds + ramp + 60)
     if process.returncode != 0:
         raise RuntimeError(f"locust {scenario} x{users} exited with {process.returncode}; see {prefix}.log")
     result = _parse(Path(f"{prefix}_stats.csv"))
     result["loadgen_cpu_s"] = cpu_seconds
+    result["loadgen_cpu_share"] = cpu_seconds / max(time.monotonic() - started, 1e-9)  # of one core
     return result
+
+
+def raise_open_files_limit() -> None:
+    """The soft limit on open files up to the hard one (a user or a client connection is a socket)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _wait(process: subprocess.Popen[bytes], *, timeout: float) -> float:

@@ -61,6 +61,17 @@ class DetailUser(BenchUser):
         self.client.get(f"/api/orders/{order_id}/", headers=self.headers(), name="GET /api/orders/{id}/")
 
 
+class PeerDetailUser(BenchUser):
+    """The same read from the by-the-book DRF endpoint (bench/peer.py), as the same manager."""
+
+    token = FIXTURES["manager_token"]
+
+    @task
+    def detail(self) -> None:
+        order_id = rng.choice(FIXTURES["order_ids"])
+        self.client.get(f"/bench-peer/orders/{order_id}/", headers=self.headers(), name="GET peer detail")
+
+
 class ListUser(BenchUser):
     """``GET /api/orders/?limit=20``: the newest page of the read model, as a manager."""
 

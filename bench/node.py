@@ -21,6 +21,8 @@ from typing import IO, Any
 
 import psutil
 
+from bench.http import raise_open_files_limit
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GUNICORN_CONFIG = ROOT / "config" / "gunicorn.py"
@@ -84,7 +86,13 @@ class Node:
         log = (self.scratch / f"{name}.log").open("ab")
         self._logs.append(log)
         self.processes[name] = subprocess.Popen(  # nosec B603  # fixed argument list, no shell
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=raise_open_files_limit,  # as docs/deployment.md has production set it (LimitNOFILE)
         )
 
     def wait_until_serving(self, timeout: float = 60.0) -> None:

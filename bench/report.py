@@ -23,6 +23,7 @@ README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 SCENARIO_TITLES = {
     "healthz": "GET /healthz (framework baseline)",
     "read_detail": "GET /api/orders/{id}/",
+    "peer_detail": "GET /api/orders/{id}/ by the book (DRF peer)",
     "read_list": "GET /api/orders/?limit=20",
     "write": "writes: create, add line, place",
 }
@@ -108,6 +109,7 @@ def checks(r: dict[str, Any]) -> list[Check]:
         result.append(
             _check(f"{title}, 32 clients", "≥ 1,500 req/s", reads.get("rps"), "req/s", lambda v: v >= 1500)
         )
+    result += _ratio_checks(r) + _seed_checks(r)
     lag = _get(r, "lag") or {}
     # The figure only counts if the writers kept up the rate: a slower write rate makes a smaller lag.
     kept_up = lag.get("achieved_rate", 0) >= 0.95 * lag.get("target_rate", 300)
@@ -155,6 +157,85 @@ def checks(r: dict[str, Any]) -> list[Check]:
     return result
 
 
+def _ratio(a: Any, b: Any) -> float | None:
+    if not a or not b or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return None
+    return float(a) / float(b)
+
+
+def _ratio_checks(r: dict[str, Any]) -> list[Check]:
+    """The HTTP figures against baselines measured in the same run: a ratio moves less with the machine."""
+    health = _get(r, "http", "healthz", "32", "all") or {}
+    detail = _get(r, "http", "read_detail", "32", "all") or {}
+    listed = _get(r, "http", "read_list", "32", "all") or {}
+    peer = _get(r, "http", "peer_detail", "32", "all") or {}
+    write = _get(r, "http", "write", "32", "all") or {}
+    bus = _get(r, "bus", "commands_per_s")
+    return [
+        _check(
+            "GET /api/orders/{id}/, 32 clients: req/s ÷ /healthz req/s",
+            "≥ 0.75",
+            _ratio(detail.get("rps"), health.get("rps")),
+            "x",
+            lambda v: v >= 0.75,
+        ),
+        _check(
+            "GET /api/orders/{id}/, 32 clients: mean ÷ /healthz mean",
+            "≤ 1.4",
+            _ratio(detail.get("mean"), health.get("mean")),
+            "x",
+            lambda v: v <= 1.4,
+            f"{_n(detail.get('mean'), 1)} vs {_n(health.get('mean'), 1)} ms" if detail and health else "",
+        ),
+        _check(
+            "GET /api/orders/?limit=20, 32 clients: req/s ÷ /healthz req/s",
+            "≥ 0.5",
+            _ratio(listed.get("rps"), health.get("rps")),
+            "x",
+            lambda v: v >= 0.5,
+        ),
+        _check(
+            "GET /api/orders/{id}/, 32 clients: req/s ÷ the by-the-book DRF peer",
+            "≥ 2",
+            _ratio(detail.get("rps"), peer.get("rps")),
+            "x",
+            lambda v: v >= 2,
+        ),
+        _check(
+            "HTTP writes, 32 clients: req/s ÷ command bus cmd/s",
+            "≥ 0.5",
+            _ratio(write.get("rps"), bus),
+            "x",
+            lambda v: v >= 0.5,
+        ),
+    ]
+
+
+SEED_USERS = "10000"
+
+
+def _seed_checks(r: dict[str, Any]) -> list[Check]:
+    seed = r.get("seed") or {}
+    at = _get(seed, "steps", SEED_USERS) or {}
+    figures = at.get("all") or {}
+    pss = _get(at, "memory", "node_pss_mb")
+    capacity = seed.get("capacity_at_slo")
+    return [
+        _check("seed table, 10,000 users: mean", "≤ 34 ms", figures.get("mean"), "ms", lambda v: v <= 34),
+        _check("seed table, 10,000 users: p99", "≤ 150 ms", figures.get("p99"), "ms", lambda v: v <= 150),
+        _check("seed table, 10,000 users: failures", "0", figures.get("failures"), "", lambda v: v == 0),
+        _check("seed table, 10,000 users: node memory (PSS)", "≤ 410 MB", pss, "MB", lambda v: v <= 410),
+        _check(
+            "seed table: capacity at mean ≤ 34 ms",
+            "≥ 10,000 users",
+            capacity if seed else None,
+            "users",
+            lambda v: v >= 10_000,
+            "" if capacity is not None or not seed else "no step within the SLO",
+        ),
+    ]
+
+
 def _n(value: Any, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -181,7 +262,8 @@ def markdown(r: dict[str, Any]) -> str:
         met = "-" if c.met is None else ("yes" if c.met else "**no**")
         note = f" ({c.note})" if c.note else ""
         lines.append(f"| {c.what} | {c.target} | {_n(c.value, digits)} {c.unit}{note} | {met} |")
-    lines += _append_tables(r) + _bus_table(r) + _http_table(r) + _projection_tables(r) + _memory_table(r)
+    lines += _append_tables(r) + _bus_table(r) + _http_table(r) + _peer_table(r) + _seed_table(r)
+    lines += _projection_tables(r) + _memory_table(r)
     for phase, error in (r.get("errors") or {}).items():
         lines += ["", f"**{phase} failed:** {error.splitlines()[0] if error else ''}"]
     return "\n".join(lines) + "\n"
@@ -277,6 +359,77 @@ def _http_table(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _peer_table(r: dict[str, Any]) -> list[str]:
+    ours, peer = _get(r, "http", "read_detail") or {}, _get(r, "http", "peer_detail") or {}
+    if not ours or not peer:
+        return []
+    lines = [
+        "",
+        "**Order detail against the by-the-book DRF endpoint** (bench/peer.py; req/s, same run)",
+        "",
+        "| clients | ours | by the book | ratio |",
+        "|---|---|---|---|",
+    ]
+    for users in ours:
+        a, b = _get(ours, users, "all", "rps"), _get(peer, users, "all", "rps")
+        lines.append(f"| {users} | {_n(a)} | {_n(b)} | {_n(_ratio(a, b), 2)} |")
+    return lines
+
+
+def _seed_table(r: dict[str, Any]) -> list[str]:
+    seed = r.get("seed") or {}
+    if not seed.get("steps"):
+        return []
+    lines = [
+        "",
+        f"**The seed's table**: people with think time (exponential, mean {_n(seed.get('think_s'))} s; about "
+        "80 % reads, 20 % commands through the lifecycle), one node (gunicorn, Celery worker, beat; "
+        f"production settings and throttles), {_n(seed.get('seconds'))} s per step after ramp-up; ms. "
+        f"Capacity at mean ≤ 34 ms: **{_n(seed.get('capacity_at_slo'))} users**.",
+        "",
+        "| users | req/s | mean | p50 | p95 | p99 | failures | node PSS MB | Locust CPU (of a core) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for users, step in seed["steps"].items():
+        a = step["all"]
+        lines.append(
+            f"| {users} | {_n(a['rps'])} | {_n(a['mean'], 1)} | {_n(a['p50'])} | {_n(a['p95'])} "
+            f"| {_n(a['p99'])} | {_n(a['failures'])} | {_n(_get(step, 'memory', 'node_pss_mb'))} "
+            f"| {_n(100 * (step.get('loadgen_cpu_share') or 0))} % |"
+        )
+    return lines
+
+
+def plot_seed(r: dict[str, Any], path: Path) -> None:
+    """Latency against concurrent users, with the 34 ms mean the seed claims."""
+    steps = _get(r, "seed", "steps") or {}
+    if not steps:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    users = sorted(int(u) for u in steps)
+    figure, axis = plt.subplots(figsize=(6, 3.8))
+    for key, style in (("mean", "s-"), ("p50", "o--"), ("p95", "^-"), ("p99", "v-")):
+        axis.plot(users, [steps[str(u)]["all"][key] for u in users], style, label=key)
+    axis.axhline(34, color="red", linestyle=":", label="34 ms (the seed's mean)")
+    axis.axvline(10_000, color="grey", linestyle=":", linewidth=0.8)
+    capacity = _get(r, "seed", "capacity_at_slo")
+    if capacity:
+        axis.annotate(f"capacity {capacity:,}", (capacity, 34), textcoords="offset points", xytext=(5, 8))
+    axis.set_yscale("log")
+    axis.set_xlabel("concurrent users (think time)")
+    axis.set_ylabel("latency (ms)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    axis.set_title(f"The seed's table on one node — {r.get('environment', {}).get('date', '')}", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def _projection_tables(r: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     lag = r.get("lag")
@@ -353,6 +506,11 @@ def write(results: dict[str, Any], directory: Path, stamp: str) -> dict[str, Pat
     plot(results, paths["png"])
     if not paths["png"].exists():
         del paths["png"]
+    seed_png = directory / f"{stamp}-seed.png"
+    plot_seed(results, seed_png)
+    if seed_png.exists():
+        paths["seed_png"] = seed_png
+        shutil.copyfile(seed_png, directory / "latest-seed.png")
     paths["md"].write_text(markdown(results))
     if "png" in paths:
         shutil.copyfile(paths["png"], directory / "latest.png")
@@ -378,7 +536,10 @@ def median(runs: list[Any]) -> Any:
 def update_readme(readme: Path, summary: str) -> None:
     text = readme.read_text()
     start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    readme.write_text(f"{text[:start]}\n{summary}\n![HTTP latency](bench/results/latest.png)\n\n{text[end:]}")
+    plots = "![HTTP latency](bench/results/latest.png)\n"
+    if (RESULTS / "latest-seed.png").exists():
+        plots += "\n![The seed's table: latency against users](bench/results/latest-seed.png)\n"
+    readme.write_text(f"{text[:start]}\n{summary}\n{plots}\n{text[end:]}")
 
 
 def main(argv: list[str]) -> int:

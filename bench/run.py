@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import crowd as crowd_load
 from bench import profiling, report, services
 from bench.http import SCENARIOS, run_locust
 from bench.node import Node
@@ -49,6 +50,10 @@ class Sizes:
     lag_rate: float = 300.0
     lag_seconds: float = 20.0
     rebuild_events: int = 100_000
+    seed_users: tuple[int, ...] = (1_000, 2_500, 5_000, 10_000, 15_000)
+    seed_seconds: float = 60.0
+    seed_spawn_rate: float = 500.0
+    seed_think_s: float = 20.0
 
 
 QUICK = Sizes(
@@ -59,6 +64,8 @@ QUICK = Sizes(
     lag_rate=100.0,
     lag_seconds=3.0,
     rebuild_events=5_000,
+    seed_users=(500, 2_000),
+    seed_seconds=15.0,
 )
 
 
@@ -95,7 +102,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-PHASES = ("append", "bus", "http", "lag", "rebuild")  # memory is read when the node stops
+# memory is read when the node stops; "seed" is the seed's 10,000-user table (bench/crowd.py)
+PHASES = ("append", "bus", "http", "lag", "seed", "rebuild")
 
 
 def run_all(sizes: Sizes, scratch: Path, results: dict[str, Any], *, only: frozenset[str]) -> None:
@@ -118,9 +126,11 @@ def run_all(sizes: Sizes, scratch: Path, results: dict[str, Any], *, only: froze
             guarded(results, "append", lambda: phase("append", append_env, scratch, **params))
         services.drop_database(found.server_url, append_db)
 
+        fixtures: dict[str, Any] = {}
+        if only & {"bus", "http", "lag", "seed"}:
+            fixtures = phase("fixtures", env, scratch)
         if only & {"bus", "http", "lag"}:
             step("command bus")  # also the orders the HTTP reads read
-            fixtures = phase("seed", env, scratch)
             bus = {"fixtures": fixtures, "seconds": sizes.bus_seconds if "bus" in only else 2.0}
             guarded(results, "bus", lambda: phase("bus", env, scratch, **bus))
             if "bus" not in only:
@@ -134,6 +144,10 @@ def run_all(sizes: Sizes, scratch: Path, results: dict[str, Any], *, only: froze
             results["memory"] = node.memory()
             node.stop()
             node = None
+
+        if "seed" in only:
+            step("seed table: people with think time")
+            guarded(results, "seed", lambda: seed_table(found, main_db, sizes, scratch, fixtures))
 
         if "rebuild" in only:
             step("rebuild")
@@ -177,6 +191,32 @@ def _node_phases(
             guarded(results, "lag", lambda: phase("lag", env, scratch, **lag))
 
 
+def seed_table(
+    found: services.Services, database: str, sizes: Sizes, scratch: Path, fixtures: dict[str, Any]
+) -> dict[str, Any]:
+    """The seed's table: users with tokens, then stepped Locust runs against a node of its own (with the
+    production throttle policies: the raised ones of the closed-loop phases are not set)."""
+    env = {
+        key: value
+        for key, value in node_env(found, database, scratch).items()
+        if not key.startswith("THROTTLE_") or key == "THROTTLE_KEY_PREFIX"
+    }
+    crowd = phase("crowd", env, scratch, users=max(sizes.seed_users))
+    readable = phase("settle", env, scratch, wait=False)  # orders already in the read model, if any
+    path = scratch / "crowd-fixtures.json"
+    path.write_text(json.dumps({**fixtures, **crowd, "order_ids": readable["order_ids"]}))
+    purge_nudges(env)
+    return crowd_load.run(
+        env=env,
+        scratch=scratch,
+        fixtures=path,
+        steps=sizes.seed_users,
+        seconds=sizes.seed_seconds,
+        spawn_rate=sizes.seed_spawn_rate,
+        think_s=sizes.seed_think_s,
+    )
+
+
 def profiled(pid: int, name: str, *, when: bool = True) -> contextlib.AbstractContextManager[None]:
     if "dir" not in PROFILES or not when:
         return contextlib.nullcontext()
@@ -195,7 +235,7 @@ def guarded(results: dict[str, Any], key: str, measure: Callable[[], dict[str, A
 def http(node: Node, sizes: Sizes, scratch: Path, fixtures: Path) -> dict[str, Any]:
     warm = scratch / "warm-up"
     warm.mkdir(exist_ok=True)
-    for scenario in ("read_detail", "write"):  # imports, connections and caches of both workers
+    for scenario in ("read_detail", "peer_detail", "write"):  # imports, connections, caches of both workers
         run_locust(url=node.url, scenario=scenario, users=8, seconds=3, scratch=warm, fixtures=fixtures)
     results: dict[str, Any] = {}
     for scenario in SCENARIOS:

@@ -10,3 +10,5 @@ from config.settings.production import *  # noqa: F403
 
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
+# The product's URLs and the by-the-book peer endpoint the bench compares the order detail with.
+ROOT_URLCONF = "bench.urls"

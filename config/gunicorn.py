@@ -35,6 +35,11 @@ bind = [os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000'
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Connections one worker holds open (gthread: idle keep-alive ones wait in its poller, not in a thread).
+# Each is a file descriptor: the process's open-files limit must be above the sum (docs/deployment.md).
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "5000"))
+# Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn).
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 # Load the app once in the master and fork: the workers share its memory pages until they write them.
 preload_app = True
 # Recycle a worker now and then so a slow leak cannot grow without bound; the jitter keeps the workers

@@ -41,6 +41,11 @@ class OrderSummary(models.Model):
     created_at = models.DateTimeField()
     placed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField()
+    # The API representation as JSON text, written with the row (projections/documents.py): a read
+    # serves it after its permission check instead of building it again. NULL for a row written before
+    # these columns existed: reads then build it from the row.
+    document = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001  # NULL: not yet written
+    document_without_notes = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -25,11 +25,14 @@ from orders.aggregate import fulfillment_status, payment_status
 from orders.events import ERASED, CustomerDataErased, Event
 from orders.statuses import OrderStatus
 from orders.store import RecordedEvent
+from projections.documents import DOCUMENT_COLUMNS, documents
 from projections.models import CustomerOrder, CustomerStats, DailySales, OrderSummary
 
 # An order_summary row by column name (the model's attribute names are its column names).
 SummaryRow = dict[str, Any]
 _SUMMARY_COLUMNS = [field.column for field in OrderSummary._meta.concrete_fields if field.column is not None]
+# A batch loads the columns it folds, not the stored documents it writes anew.
+_FOLDED_COLUMNS = [column for column in _SUMMARY_COLUMNS if column not in DOCUMENT_COLUMNS]
 
 
 class ProjectionError(RuntimeError):
@@ -90,6 +93,13 @@ class Projector:
     def flush(self) -> None:
         """Write what the batch changed."""
 
+    # A rebuild sets ``bulk`` while it builds its copy batch after batch: what is derived from a whole row
+    # (the stored order documents) is then written once per row by ``finish_bulk``, not once per batch.
+    bulk = False
+
+    def finish_bulk(self) -> None:
+        """After the bulk batches of a rebuild, on the copy: write what ``bulk`` left out."""
+
 
 class OrderSummaryProjector(Projector):
     """Rows are plain dicts by column name while a batch is applied: model instances, and bulk_create's
@@ -109,7 +119,16 @@ class OrderSummaryProjector(Projector):
 
     def flush(self) -> None:
         if self.changed:
-            _write_summaries([_settled(self.rows[order_id]) for order_id in self.changed])
+            settled = [_settled(self.rows[order_id]) for order_id in self.changed]
+            _write_summaries(settled if self.bulk else [_documented(row) for row in settled])
+
+    def finish_bulk(self, chunk: int = 2000) -> None:
+        """The stored documents of every row, once (the bulk batches wrote them as NULL)."""
+        rows = OrderSummary.objects.order_by("id").values(*_FOLDED_COLUMNS)
+        batch = list(rows[:chunk])
+        while batch:
+            _write_documents([(row["id"], documents(row)) for row in batch])  # read back: JSON as stored
+            batch = list(rows.filter(id__gt=batch[-1]["id"])[:chunk])
 
     def project(self, events: Sequence[RecordedEvent]) -> None:
         self.begin(events)
@@ -384,7 +403,7 @@ class CustomerStatsProjector(Projector):
 
 
 def _load_summaries(**lookup: Any) -> dict[UUID, SummaryRow]:
-    query = OrderSummary.objects.filter(**lookup).order_by().values(*_SUMMARY_COLUMNS)
+    query = OrderSummary.objects.filter(**lookup).order_by().values(*_FOLDED_COLUMNS)
     return {row["id"]: row for row in query}
 
 
@@ -393,6 +412,21 @@ def _write_summaries(rows: list[SummaryRow]) -> None:
     the client, arrays element by element in Python) they cost more than PostgreSQL's work."""
     with connection.cursor() as cursor:
         cursor.execute(_summary_upsert_sql(), [json.dumps(rows, default=_json_scalar)])
+
+
+def _write_documents(rows: list[tuple[UUID, dict[str, str]]]) -> None:
+    """Only the stored documents of existing rows: one UPDATE, its rows bound as one JSON array (as
+    ``_write_summaries`` binds them, for the same reason), the other columns untouched."""
+    values = [{"id": str(order_id), **texts} for order_id, texts in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "UPDATE {table} SET document = d.document, document_without_notes = d.document_without_notes"
+                " FROM json_to_recordset(%s) AS d(id uuid, document text, document_without_notes text)"
+                " WHERE {table}.id = d.id"
+            ).format(table=sql.Identifier(OrderSummary._meta.db_table)),
+            [json.dumps(values)],
+        )
 
 
 @cache
@@ -435,6 +469,19 @@ def _settled(row: SummaryRow) -> SummaryRow:
         deliveries=[s["delivered_at"] is not None for s in row["shipments"]],
     )
     return row
+
+
+def _documented(row: SummaryRow) -> SummaryRow:
+    """The settled row with its stored API representation (projections/documents.py), built from the JSON
+    columns as PostgreSQL will hold them (a datetime in a shipment becomes text), as a read would see them."""
+    stored = {name: json.loads(json.dumps(row[name], default=_json_scalar)) for name in _JSON_COLUMNS}
+    row.update(documents({**row, **stored}))
+    return row
+
+
+_JSON_COLUMNS = [
+    field.attname for field in OrderSummary._meta.concrete_fields if isinstance(field, models.JSONField)
+]
 
 
 def _find_line(row: SummaryRow, sku: str) -> dict[str, Any] | None:

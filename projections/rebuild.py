@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
@@ -209,13 +210,15 @@ def _build_and_swap(
     cursor, events = (0, 0), 0
     while True:  # build the copy, one transaction per batch
         with transaction.atomic():
-            cursor, count = _apply_batch(projector_class, schema, cursor, batch_size)
+            cursor, count = _apply_batch(projector_class, schema, cursor, batch_size, bulk=True)
             _record_progress(name, cursor[1])
         events += count
         if on_progress is not None and count:
             on_progress(count)
         if count < batch_size:
             break
+    with transaction.atomic():  # what the bulk batches left out, once per row, before the short swap
+        _on_copy(schema, projector_class().finish_bulk)
     with transaction.atomic():  # catch up and swap in one short transaction
         checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=name)
         while True:
@@ -274,20 +277,26 @@ def _stopped(name: str) -> InvalidTransition:
 
 
 def _apply_batch(
-    projector_class: type[Projector], schema: str, after: tuple[int, int], limit: int
+    projector_class: type[Projector], schema: str, after: tuple[int, int], limit: int, *, bulk: bool = False
 ) -> tuple[tuple[int, int], int]:
     rows = read_safe_rows(after=after, limit=limit)
     if not rows:
         return after, 0
     projector = projector_class()
+    projector.bulk = bulk
     with _cyclic_gc_paused():
         events = decoded_for(projector, rows)  # may read keys from public tables: before the switch
-        with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-        projector.project(events)  # on failure the rollback also undoes SET LOCAL
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL search_path TO DEFAULT")
+        _on_copy(schema, partial(projector.project, events))
     return (rows[-1].transaction_id, rows[-1].position), len(rows)
+
+
+def _on_copy(schema: str, work: Callable[[], None]) -> None:
+    """Run ``work`` with the copy as the only schema on the search path (inside a transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+    work()  # on failure the rollback also undoes SET LOCAL
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL search_path TO DEFAULT")
 
 
 def _record_progress(name: str, position: int) -> None:

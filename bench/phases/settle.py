@@ -15,7 +15,7 @@ from projections.projectors import PROJECTORS
 def run(params: Params) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + params.get("timeout", 120)
-    while any(runner.has_pending(name) for name in PROJECTORS):
+    while params.get("wait", True) and any(runner.has_pending(name) for name in PROJECTORS):
         if time.monotonic() > deadline:
             raise TimeoutError("the projections did not catch up; is the Celery worker running?")
         time.sleep(0.2)

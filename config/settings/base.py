@@ -215,7 +215,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "config.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -235,6 +235,9 @@ THROTTLE_POLICIES: dict[str, tuple[int, float]] = {
     "anon": (env.int("THROTTLE_ANON_BURST", default=30), env.float("THROTTLE_ANON_RATE", default=0.5)),
     "token": (env.int("THROTTLE_TOKEN_BURST", default=10), env.float("THROTTLE_TOKEN_RATE", default=10 / 60)),
 }
+# Seconds a web process may keep a token's user and roles (accounts/token_cache.py); at most 1, 0 = off.
+# The process that revokes a token or changes a role forgets at once; other processes within this bound.
+TOKEN_CACHE_SECONDS: float = env.float("TOKEN_CACHE_SECONDS", default=1.0)
 # Off only for benchmarks. With Redis down, requests pass (logged, counted) unless fail-open is off.
 THROTTLE_ENABLED: bool = env.bool("THROTTLE_ENABLED", default=True)
 THROTTLE_FAIL_OPEN: bool = env.bool("THROTTLE_FAIL_OPEN", default=True)

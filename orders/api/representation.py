@@ -22,7 +22,10 @@ from typing import Any
 from uuid import UUID
 
 import rules
-from rest_framework import serializers
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from orders.aggregate import Order
 from orders.api.serializers import OrderSerializer
@@ -152,6 +155,8 @@ def compiled(serializer: serializers.Serializer[Any]) -> Callable[[Any], dict[st
             convert = partial(_each, compiled(field.child))
         elif isinstance(field, serializers.Serializer):
             convert = compiled(field)
+        elif type(field) is serializers.DateTimeField:
+            convert = _datetime_converter(field)
         else:
             convert = _PLAIN.get(type(field), field.to_representation)
         source = field.source or name
@@ -174,6 +179,30 @@ _PLAIN: dict[type[serializers.Field[Any, Any, Any, Any]], Represent] = {
     serializers.CharField: str,
     serializers.IntegerField: int,
 }
+
+
+def _datetime_converter(field: serializers.DateTimeField) -> Represent:
+    """DRF's ``DateTimeField.to_representation`` for its default output (ISO 8601 in the current time
+    zone, ``Z`` for UTC) without its per-call lookups: seven datetimes an order made them a third of
+    the representation's cost. Anything else (a set format or time zone, a naive value) goes to DRF."""
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    if output_format is None or output_format.lower() != ISO_8601 or hasattr(field, "timezone"):
+        return field.to_representation
+    if not settings.USE_TZ:
+        return field.to_representation
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        if value.tzinfo is None or value.utcoffset() is None:
+            return field.to_representation(value)
+        try:
+            text: str = value.astimezone(timezone.get_current_timezone()).isoformat()
+        except OverflowError:  # DRF's own error for it
+            return field.to_representation(value)
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return convert
 
 
 def _each(represent: Represent, items: Any) -> list[Any]:

@@ -14,7 +14,6 @@ import rules
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -28,10 +27,11 @@ from config.pagination import StrictOrderingFilter
 from orders import store
 from orders.aggregate import replay
 from orders.api.commands import IDEMPOTENCY_PARAMETER, CreateOrderView
-from orders.api.representation import WrittenOrder, order_representation, represent
+from orders.api.representation import WrittenOrder, represent
 from orders.api.serializers import CreateOrderSerializer, OrderSerializer
 from orders.consistency import CONSISTENCY_HEADER
-from projections.api.filters import OrderCursorPagination, OrderFilter
+from projections.api.filters import FilterWhenAskedBackend, OrderCursorPagination, OrderFilter
+from projections.documents import served
 from projections.models import OrderSummary
 from projections.projectors import OrderSummaryProjector
 from projections.queries import visible_orders
@@ -96,7 +96,7 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
     serializer_class = OrderSerializer  # documents the representation; ``list`` builds it directly
     filterset_class = OrderFilter
     pagination_class = OrderCursorPagination
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterWhenAskedBackend, StrictOrderingFilter]
     ordering_fields = ["created_at", "updated_at", "number", "total"]  # not null: a cursor needs a value
     ordering_tiebreaker = "id"
     ordering = ("-created_at", "-id")
@@ -105,10 +105,12 @@ class OrderListView(ConsistentReadMixin, generics.ListAPIView):
         return visible_orders(self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         include_notes = rules.has_perm("orders.view_notes", request.user)
-        orders = [order_representation(summary, include_notes=include_notes) for summary in page or []]
-        return self.get_paginated_response(orders)
+        column = "document" if include_notes else "document_without_notes"
+        # Only what the cursor and the stored document need: no row's JSON columns are decoded.
+        rows = self.filter_queryset(self.get_queryset()).values("id", *self.ordering_fields, column)
+        page = self.paginate_queryset(rows) or []
+        return self.get_paginated_response(_served(page, include_notes=include_notes))
 
 
 @extend_schema_view(
@@ -164,7 +166,19 @@ class OrderDetailView(ConsistentReadMixin, APIView):
                     details={"as_of_version": [gettext("at most %(version)s") % {"version": order.version}]},
                 )
             return Response(represent(WrittenOrder.of(order, history), request.user))
-        summary = visible_orders(request.user).filter(pk=order_id).first()
-        if summary is None:
+        include_notes = rules.has_perm("orders.view_notes", request.user)
+        column = "document" if include_notes else "document_without_notes"
+        found = visible_orders(request.user).filter(pk=order_id).order_by().values_list(column)[:1]
+        if not found:
             raise NotFound(gettext("order not found"))
-        return Response(represent(summary, request.user))
+        return Response(_served([{"id": order_id, column: found[0][0]}], include_notes=include_notes)[0])
+
+
+def _served(rows: list[dict[str, Any]], *, include_notes: bool) -> list[Any]:
+    """The stored documents of ``rows``; rows projected before documents were stored are built from
+    their summaries (one query for all of them)."""
+    missing = [
+        row["id"] for row in rows if row["document" if include_notes else "document_without_notes"] is None
+    ]
+    summaries = OrderSummary.objects.in_bulk(missing) if missing else {}
+    return [served(summaries.get(row["id"], row), include_notes=include_notes) for row in rows]
