@@ -114,3 +114,18 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class SiteAdoption(models.Model):
+    """Multi-site: ``site``'s streams are homed at ``adopted_by`` (an operator's ``adopt_site`` after
+    ``site`` was lost and fenced). Replicated with the events, so every site resolves homes alike."""
+
+    site = models.CharField(max_length=64, primary_key=True)
+    adopted_by = models.CharField(max_length=64)
+    adopted_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = "site adoption"
+
+    def __str__(self) -> str:
+        return f"{self.site} -> {self.adopted_by}"
