@@ -31,16 +31,14 @@ def expire_unpaid_orders(limit: int = 500) -> int:
     """
     # The bus's clock, which the aggregate re-checks the timeout by: both agree on what "now" is.
     cutoff = handlers.clock() - settings.ORDER_PAYMENT_TIMEOUT
-    candidates = OrderSummary.objects.filter(
+    unpaid = OrderSummary.objects.filter(
         status=OrderStatus.PLACED, payment_status=PaymentStatus.UNPAID, placed_at__lt=cutoff
     )
     homed = sites.homed_here_filter()
     if homed is not None:  # multi-site: only orders this site is home to (others are their home's job)
         modulus, residues = homed
-        candidates = candidates.annotate(customer_site=Mod("customer_id", modulus)).filter(
-            customer_site__in=residues
-        )
-    candidates = candidates.values_list("id", flat=True)[:limit]
+        unpaid = unpaid.annotate(customer_site=Mod("customer_id", modulus)).filter(customer_site__in=residues)
+    candidates = unpaid.values_list("id", flat=True)[:limit]
     expired = 0
     for order_id in candidates:
         try:
