@@ -100,3 +100,42 @@ def test_nothing_loops_back_and_no_subscription_fails(sites: tuple[stage.Site, s
         status = site.manage_json("multisite_status")
         assert status["status"] == "ok", status
         assert status["inbound"]["apply_error_count"] == 0
+
+
+def test_metrics_carry_the_lag_each_way(sites: tuple[stage.Site, stage.Site]) -> None:
+    script = (
+        "from multisite.metrics import ReplicationCollector\n"
+        "for m in ReplicationCollector().collect():\n"
+        "    print(m.name, m.samples[0].labels['peer'], m.samples[0].value)"
+    )
+    for site in sites:
+        output = site.manage("shell", "-c", script).strip().splitlines()
+        lines = [line.split() for line in output if line.startswith("multisite_")]
+        names = {name for name, _, _ in lines}
+        assert {"multisite_outbound_lag_bytes", "multisite_outbound_lag_seconds"} <= names
+        assert dict((n, float(v)) for n, _, v in lines)["multisite_outbound_connected"] == 1
+
+
+# Last in the module: it leaves b's subscription stopped on purpose.
+def test_a_conflict_stops_the_subscription_and_readyz_names_the_row(
+    sites: tuple[stage.Site, stage.Site],
+) -> None:
+    a, b = sites
+    insert = (
+        "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, "
+        "is_staff, is_active, date_joined) VALUES ('!', false, 'clash', '', '', '', false, true, now()) "
+        "RETURNING id"
+    )
+    a.query("ALTER SUBSCRIPTION multisite_from_b DISABLE")  # so that b's row cannot reach a first
+    b.query(insert)  # the same username at both sites: what creating a user at one site rules out
+    ((a_id,),) = a.query(insert)
+    status = wait_until(
+        lambda: (s := b.manage_json("multisite_status"))["inbound"]["apply_error_count"] and s,
+        timeout=60,
+        what="b's apply worker to fail on the row",
+    )
+    assert status["status"] == "warn"
+    assert {"table": "accounts_user", "peer_key": a_id} in [
+        {"table": c["table"], "peer_key": c["peer_key"]} for c in status["conflicts"]
+    ]
+    assert any("collide" in problem for problem in status["problems"])
