@@ -22,7 +22,7 @@ BANDIT_TARGETS := config orders projections accounts standby recovery multisite 
 # The output is captured first so a failing start aborts instead of eval-ing nothing.
 EMBEDDED_ENV = services_env="$$($(BIN)/python -m config.embedded_services env)"; eval "$$services_env"
 
-.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill bench
+.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill multisite-drill bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -86,6 +86,11 @@ format: $(STAMP) ## Reformat and apply safe lint fixes
 # DRILL_ARGS="--mode sync" for one round; python -m standby.drill --help lists the options.
 standby-drill: $(STAMP) ## Failover drill: kill the primary under load, promote the standby, print RTO/RPO JSON
 	$(BIN)/python -m standby.drill $(DRILL_ARGS)
+
+# Self-contained: two sites (PostgreSQL, Redis, web, worker each) on loopback ports, removed afterwards.
+# DRILL_ARGS="--warmup 4 --after 3 --threads 2 --keep"; python -m multisite.drill --help lists the options.
+multisite-drill: $(STAMP) ## Multi-site drill: two sites take orders, kill one, adopt, re-join; prints JSON
+	$(BIN)/python -m multisite.drill $(DRILL_ARGS)
 
 # Benchmarks run from their own venv (.venv-bench: requirements.txt + bench/requirements.txt), so
 # Locust, gevent and the peer library never change the environment the tests run in.

@@ -19,6 +19,7 @@ commit order), so the streams never have two homes at once.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,8 @@ class Adopted:
     last_position: int | None
     subscription_dropped: bool
     slot_dropped: bool
+    synchronous_wait_released: bool
+    seconds: float
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,8 @@ class Adopted:
             "last_position": self.last_position,
             "subscription_dropped": self.subscription_dropped,
             "slot_dropped": self.slot_dropped,
+            "synchronous_wait_released": self.synchronous_wait_released,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -64,7 +69,10 @@ def adopt(lost: str, *, force: bool = False) -> Adopted:
             f"site {lost} still streams this site's changes: it is not lost, or not fenced. Fence it "
             "(stop its database and web nodes), then adopt"
         )
+    started = time.monotonic()
     dropped = replication.drop_subscription(keep_slot=True)
+    # A synchronous pair (MULTISITE synchronous mode) would wait for the lost site for ever.
+    sync_released = replication.release_synchronous_wait()
     slot = replication.drop_peer_slot()
     replication.interleave_sequences()
     modulus, residue = len(settings.SITES), (settings.SITES.index(lost) + 1) % len(settings.SITES)
@@ -78,7 +86,7 @@ def adopt(lost: str, *, force: bool = False) -> Adopted:
                 [modulus, residue],
             )
             at, position = cursor.fetchone()
-    return Adopted(lost, here, at, position, dropped, slot)
+    return Adopted(lost, here, at, position, dropped, slot, sync_released, time.monotonic() - started)
 
 
 def release(site: str) -> bool:

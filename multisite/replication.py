@@ -170,3 +170,27 @@ def drop_peer_slot() -> bool:
             [name],
         )
         return bool(cursor.fetchall())
+
+
+def wait_for_peer(*, synchronous: bool) -> None:
+    """Synchronous mode: this site's commits wait until the peer's apply worker has flushed them (the
+    subscription's apply worker reports the subscription's name as its ``application_name``)."""
+    name = subscription_name(settings.SITE_NAME) if synchronous else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}")
+            .format(sql.Literal(name))
+            .as_string(cursor.connection)
+        )
+        cursor.execute("SELECT pg_reload_conf()")
+
+
+def release_synchronous_wait() -> bool:
+    """Stop waiting for a lost peer (``adopt_site``): True if this site was waiting for it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_standby_names")
+        (current,) = cursor.fetchone()
+    if not current:
+        return False
+    wait_for_peer(synchronous=False)
+    return True

@@ -8,8 +8,11 @@ is registered with the caller's ``ExitStack`` the moment it exists.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import signal
 import sys
 import uuid
 from contextlib import ExitStack
@@ -44,6 +47,7 @@ class Site:
     web_port: int = 0
     services: list[Service] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
+    stalled: list[int] = field(default_factory=list)  # backends stopped with SIGSTOP by the drill
 
     @property
     def api_root(self) -> str:
@@ -76,6 +80,11 @@ class Site:
         self.server.kill()
         for service in self.services:
             service.kill()
+        # Backends are session leaders of their own: the group kill misses them, and a stopped one never
+        # notices its postmaster died. End it, or it keeps the data directory's shared memory.
+        for pid in self.stalled:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def new_sites(workdir: Path) -> tuple[Site, Site]:

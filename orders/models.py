@@ -79,7 +79,9 @@ class Product(models.Model):
     name = models.CharField(max_length=200)
     unit_price = models.BigIntegerField(help_text="Price in minor units (cents).")
     active = models.BooleanField(default=True)
-    stock_on_hand = models.IntegerField(default=0)
+    # The site's own allocation under multi-site: not replicated, so a product that arrives from the other
+    # site starts with the database's default here (0) until this site allocates stock to it.
+    stock_on_hand = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["sku"]

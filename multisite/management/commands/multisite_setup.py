@@ -20,7 +20,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--synchronous",
             action="store_true",
-            help="report as a synchronous standby name, for the peer's synchronous_standby_names",
+            help=(
+                "both ways synchronous: this site's commits wait until the peer applied them "
+                "(synchronous_standby_names), and the subscription's apply commits synchronously"
+            ),
         )
 
     def handle(self, *args: object, **options: Any) -> None:
@@ -40,4 +43,6 @@ class Command(BaseCommand):
                 copy_data=bool(options["copy_data"]),
                 synchronous=bool(options["synchronous"]),
             )
+            replication.wait_for_peer(synchronous=bool(options["synchronous"]))
+            report["synchronous"] = bool(options["synchronous"])
         self.stdout.write(json.dumps(report))
