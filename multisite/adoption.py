@@ -44,7 +44,6 @@ class Adopted:
     last_position: int | None
     subscription_dropped: bool
     slot_dropped: bool
-    synchronous_wait_released: bool
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,7 +54,6 @@ class Adopted:
             "last_position": self.last_position,
             "subscription_dropped": self.subscription_dropped,
             "slot_dropped": self.slot_dropped,
-            "synchronous_wait_released": self.synchronous_wait_released,
             "seconds": round(self.seconds, 3),
         }
 
@@ -71,8 +69,6 @@ def adopt(lost: str, *, force: bool = False) -> Adopted:
         )
     started = time.monotonic()
     dropped = replication.drop_subscription(keep_slot=True)
-    # A synchronous pair (MULTISITE synchronous mode) would wait for the lost site for ever.
-    sync_released = replication.release_synchronous_wait()
     slot = replication.drop_peer_slot()
     replication.interleave_sequences()
     modulus, residue = len(settings.SITES), (settings.SITES.index(lost) + 1) % len(settings.SITES)
@@ -86,7 +82,7 @@ def adopt(lost: str, *, force: bool = False) -> Adopted:
                 [modulus, residue],
             )
             at, position = cursor.fetchone()
-    return Adopted(lost, here, at, position, dropped, slot, sync_released, time.monotonic() - started)
+    return Adopted(lost, here, at, position, dropped, slot, time.monotonic() - started)
 
 
 def release(site: str) -> bool:

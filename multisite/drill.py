@@ -47,7 +47,6 @@ class Options:
     warmup: float = 4.0  # seconds of load before the kill
     after: float = 3.0  # seconds of load at B after the kill
     rejoin: bool = True
-    synchronous: bool = False  # each site's commits wait until the other site applied them
     link_stall: float = 0.0  # freeze a's sending to b this long before the kill (a stalled link)
 
 
@@ -77,7 +76,7 @@ def _drill(a: Site, b: Site, options: Options, stack: ExitStack) -> dict[str, An
     say(f"two sites: a on 127.0.0.1:{a.server.port}, b on 127.0.0.1:{b.server.port}")
     stage.start_database(a, b, stack=stack)
     stage.start_database(b, a, stack=stack)
-    _connect(first=a, second=b, synchronous=options.synchronous)
+    _connect(first=a, second=b)
     a.query(
         "INSERT INTO orders_product (sku, name, unit_price, active, stock_on_hand) "
         "VALUES (%s, 'Drill mug', 900, true, %s)",
@@ -135,7 +134,6 @@ def _drill(a: Site, b: Site, options: Options, stack: ExitStack) -> dict[str, An
     fresh["b"].probe.stop()
     rejoin = _rejoin(a, b, stack) if options.rejoin else {"skipped": True}
     report = {
-        "synchronous": options.synchronous,
         "link_stall_seconds": options.link_stall,
         "sites": {"a": a.server.port, "b": b.server.port},
         "before_loss": before,
@@ -159,12 +157,11 @@ def _stall_sender(site: Site, *, to: Site) -> None:
     site.stalled.append(rows[0][0])
 
 
-def _connect(*, first: Site, second: Site, synchronous: bool = False) -> None:
+def _connect(*, first: Site, second: Site) -> None:
     stage.publish(first)
     stage.publish(second)
-    # The second site copies the first once; the reverse direction starts empty: nothing twice.
-    stage.subscribe(second, copy_data=True, synchronous=synchronous)
-    stage.subscribe(first, copy_data=False, synchronous=synchronous)
+    stage.subscribe(second, copy_data=True)  # the second site copies the first once
+    stage.subscribe(first, copy_data=False)  # the reverse direction starts empty: nothing twice
     stage.wait_subscribed(first)
     stage.wait_subscribed(second)
 
@@ -236,7 +233,7 @@ def _quiesced(a: Site, b: Site, *, timeout: float = 90) -> dict[str, Any]:
 
 
 def _latency(probe: WriteProbe) -> dict[str, float]:
-    """Acknowledged commands' latency (sent to acknowledged, one attempt): what a synchronous round costs."""
+    """Acknowledged commands' latency (sent to acknowledged, first attempt), per site under the load."""
     samples = sorted(a.acked_at - a.sent_at for a in probe.log.snapshot() if a.attempts == 1)
     if not samples:
         return {}
@@ -422,7 +419,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=Options.warmup)
     parser.add_argument("--after", type=float, default=Options.after)
     parser.add_argument("--no-rejoin", action="store_true")
-    parser.add_argument("--synchronous", action="store_true", help="both sites wait for the other's apply")
     parser.add_argument(
         "--link-stall", type=float, default=0.0, help="freeze a's sending this long before the kill"
     )
@@ -433,7 +429,6 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         after=args.after,
         rejoin=not args.no_rejoin,
-        synchronous=args.synchronous,
         link_stall=args.link_stall,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -122,17 +122,15 @@ def create_publication() -> str:
     return PUBLICATION
 
 
-def create_subscription(peer_dsn: str, *, copy_data: bool, synchronous: bool = False) -> str:
+def create_subscription(peer_dsn: str, *, copy_data: bool) -> str:
     """Subscribe to the peer's publication with ``origin = none``: only changes made *at* the peer
     come back, never the ones it applied from us (no loop). ``copy_data`` once, on the site that starts
     empty (the second one, or one re-joining); ``disable_on_error`` stays off: a conflict keeps the
-    subscription retrying (and /readyz failing) until an operator decides, instead of skipping data.
-    ``synchronous``: the peer's commits wait for this subscription (see ``synchronous_standby_names``),
-    so the apply worker reports as ``application_name`` = the subscription's name."""
+    subscription retrying (and /readyz warning) until an operator decides, instead of skipping data."""
     name = subscription_name(peer_site())
-    options = sql.SQL(
-        "origin = none, copy_data = {}, disable_on_error = false, synchronous_commit = {}"
-    ).format(sql.Literal(copy_data), sql.Literal("on" if synchronous else "off"))
+    options = sql.SQL("origin = none, copy_data = {}, disable_on_error = false").format(
+        sql.Literal(copy_data)
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [name])
         if cursor.fetchone():
@@ -170,27 +168,3 @@ def drop_peer_slot() -> bool:
             [name],
         )
         return bool(cursor.fetchall())
-
-
-def wait_for_peer(*, synchronous: bool) -> None:
-    """Synchronous mode: this site's commits wait until the peer's apply worker has flushed them (the
-    subscription's apply worker reports the subscription's name as its ``application_name``)."""
-    name = subscription_name(settings.SITE_NAME) if synchronous else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}")
-            .format(sql.Literal(name))
-            .as_string(cursor.connection)
-        )
-        cursor.execute("SELECT pg_reload_conf()")
-
-
-def release_synchronous_wait() -> bool:
-    """Stop waiting for a lost peer (``adopt_site``): True if this site was waiting for it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_standby_names")
-        (current,) = cursor.fetchone()
-    if not current:
-        return False
-    wait_for_peer(synchronous=False)
-    return True

@@ -136,10 +136,9 @@ def publish(site: Site) -> Any:
     return site.manage_json("multisite_setup")
 
 
-def subscribe(site: Site, *, copy_data: bool, synchronous: bool = False) -> Any:
+def subscribe(site: Site, *, copy_data: bool) -> Any:
     args = ["multisite_setup", "--subscribe"]
     args += ["--copy-data"] if copy_data else []
-    args += ["--synchronous"] if synchronous else []
     return site.manage_json(*args)
 
 

@@ -17,14 +17,6 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--subscribe", action="store_true", help="subscribe to the peer's publication")
         parser.add_argument("--copy-data", action="store_true", help="copy the peer's existing rows once")
-        parser.add_argument(
-            "--synchronous",
-            action="store_true",
-            help=(
-                "both ways synchronous: this site's commits wait until the peer applied them "
-                "(synchronous_standby_names), and the subscription's apply commits synchronously"
-            ),
-        )
 
     def handle(self, *args: object, **options: Any) -> None:
         if not settings.SITES:
@@ -41,8 +33,5 @@ class Command(BaseCommand):
             report["subscription"] = replication.create_subscription(
                 settings.MULTISITE_PEER_DSN,
                 copy_data=bool(options["copy_data"]),
-                synchronous=bool(options["synchronous"]),
             )
-            replication.wait_for_peer(synchronous=bool(options["synchronous"]))
-            report["synchronous"] = bool(options["synchronous"])
         self.stdout.write(json.dumps(report))
