@@ -130,7 +130,8 @@ def _drill(a: Site, b: Site, options: Options, stack: ExitStack) -> dict[str, An
     fresh["a"].probe.stop(drain=0)
     time.sleep(options.after)
     loss = _site_loss(a, b, fresh, killed_at=killed_at, b_failed_before=b_failed_before)
-    loss["replication_lag_at_kill_seconds"] = round(float(lag[0][0] or 0.0), 3) if lag else None
+    # The age of a's newest event at b, sampled under load just before the kill (before any stall).
+    loss["a_newest_event_age_at_b_seconds"] = round(float(lag[0][0] or 0.0), 3) if lag else None
     fresh["b"].probe.stop()
     rejoin = _rejoin(a, b, stack) if options.rejoin else {"skipped": True}
     report = {
