@@ -10,6 +10,8 @@ Conflict-free by construction, table by table (docs/disaster-recovery.md §3.2):
   keys are stored tagged with the writing site (orders.sites) and ids are interleaved.
 - ``orders_product``: the catalogue (name, price, active) only — ``stock_on_hand`` is *not* published:
   each site's column is its own allocation, reserved from by its own orders only.
+- ``orders_stocktransfer``: a ledger of units moved between the sites' allocations; each row written
+  once, at the source, with a fresh id; the destination's replica trigger adds the units on apply.
 - ``orders_siteadoption``: written by ``adopt_site`` at the surviving site while the other is fenced.
 - ``accounts_user``, ``accounts_user_groups``, ``authtoken_token``, ``recovery_datakey``: interleaved
   ids; a user (and their token and data keys) is created at their home site.
@@ -33,6 +35,7 @@ PUBLISHED = [
     "event_log",
     "orders_idempotencyrecord",
     "orders_siteadoption",
+    "orders_stocktransfer",
     "accounts_user",
     "accounts_user_groups",
     "authtoken_token",
@@ -168,3 +171,30 @@ def drop_peer_slot() -> bool:
             [name],
         )
         return bool(cursor.fetchall())
+
+
+_CREDIT_FUNCTION = """
+CREATE OR REPLACE FUNCTION orders_stock_transfer_credit() RETURNS trigger LANGUAGE plpgsql
+-- The apply worker runs with an empty search_path: keep the schema the platform's tables are in.
+SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NEW.to_site = {site} THEN
+        UPDATE orders_product SET stock_on_hand = stock_on_hand + NEW.units WHERE sku = NEW.sku;
+        IF NOT FOUND THEN  -- stop the subscription (reported) rather than lose the units
+            RAISE EXCEPTION 'stock transfer %: no product % at site %', NEW.id, NEW.sku, NEW.to_site;
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$
+"""
+
+
+def install_transfer_credit() -> None:
+    """The replica trigger's function, naming this site: an applied transfer to us adds its units."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(_CREDIT_FUNCTION)
+            .format(site=sql.Literal(settings.SITE_NAME))
+            .as_string(cursor.connection)
+        )

@@ -131,3 +131,25 @@ class SiteAdoption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} -> {self.adopted_by}"
+
+
+class StockTransfer(models.Model):
+    """Multi-site: units moved from one site's allocation to the other's — a replicated, append-only
+    ledger row. Written at the source in the transaction that takes the units from its allocation; the
+    destination adds them in the transaction that applies the row (a replica trigger, multisite_setup),
+    so the units are in exactly one allocation at any commit, and are added once."""
+
+    id = models.UUIDField(primary_key=True)
+    sku = models.CharField(max_length=64)
+    units = models.PositiveIntegerField()
+    from_site = models.CharField(max_length=64)
+    to_site = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(units__gt=0), name="stock_transfer_units_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.units} x {self.sku}: {self.from_site} -> {self.to_site}"

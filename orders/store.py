@@ -374,3 +374,17 @@ def site_adoptions() -> dict[str, str]:
     with prepared_cursor() as cursor:
         cursor.execute(_ADOPTIONS_SQL, prepare=True)
         return {site: adopted_by for site, adopted_by in cursor.fetchall()}
+
+
+_TRANSFER_SQL = """
+INSERT INTO orders_stocktransfer (id, sku, units, from_site, to_site)
+VALUES (%s::uuid, %s::text, %s::integer, %s::text, %s::text)
+"""
+
+
+def transfer_stock(transfer_id: UUID, sku: str, units: int, *, from_site: str, to_site: str) -> None:
+    """Take ``units`` from this site's allocation and record the transfer, in the caller's transaction
+    (``InsufficientStock``, nothing written, when the allocation has fewer)."""
+    reserve({sku: units})
+    with prepared_cursor() as cursor:
+        cursor.execute(_TRANSFER_SQL, [transfer_id, sku, units, from_site, to_site], prepare=True)

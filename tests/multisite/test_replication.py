@@ -12,7 +12,7 @@ import pytest
 
 from multisite import stage
 from standby.drill import work_directory
-from standby.processes import wait_until
+from standby.processes import DrillError, wait_until
 
 pytestmark = [pytest.mark.multisite, pytest.mark.slow]
 
@@ -114,6 +114,37 @@ def test_metrics_carry_the_lag_each_way(sites: tuple[stage.Site, stage.Site]) ->
         names = {name for name, _, _ in lines}
         assert {"multisite_outbound_lag_bytes", "multisite_outbound_lag_seconds"} <= names
         assert dict((n, float(v)) for n, _, v in lines)["multisite_outbound_connected"] == 1
+
+
+def test_stock_is_allocated_per_site_and_a_transfer_moves_units_once(
+    sites: tuple[stage.Site, stage.Site],
+) -> None:
+    a, b = sites
+    a.query(
+        "INSERT INTO orders_product (sku, name, unit_price, active, stock_on_hand) "
+        "VALUES ('T-MUG', 'Mug', 900, true, 10)"
+    )
+    # The catalogue arrives; a's allocation does not: b starts with none of it.
+    wait_until(
+        lambda: b.query("SELECT stock_on_hand FROM orders_product WHERE sku = 'T-MUG'"),
+        timeout=30,
+        what="the product at b",
+    )
+    assert b.query("SELECT stock_on_hand FROM orders_product WHERE sku = 'T-MUG'") == [(0,)]
+
+    a.manage("transfer_stock", "T-MUG", "4", "--to", "b")
+    assert a.query("SELECT stock_on_hand FROM orders_product WHERE sku = 'T-MUG'") == [(6,)]
+    wait_until(
+        lambda: b.query("SELECT stock_on_hand FROM orders_product WHERE sku = 'T-MUG'") == [(4,)],
+        timeout=30,
+        what="the units at b",
+    )
+    with pytest.raises(DrillError, match="fewer than 7"):
+        a.manage("transfer_stock", "T-MUG", "7", "--to", "b")
+    assert a.query("SELECT stock_on_hand FROM orders_product WHERE sku = 'T-MUG'") == [(6,)]
+    assert a.query("SELECT count(*) FROM orders_stocktransfer") == [(1,)]
+    # Applied once: a's own insert did not add the units at a (the trigger fires only on apply).
+    assert b.query("SELECT count(*) FROM orders_stocktransfer") == [(1,)]
 
 
 # Last in the module: it leaves b's subscription stopped on purpose.

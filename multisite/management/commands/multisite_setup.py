@@ -27,6 +27,7 @@ class Command(BaseCommand):
             "sequences": replication.interleave_sequences(),
             "publication": replication.create_publication(),
         }
+        replication.install_transfer_credit()
         if options["subscribe"]:
             if not settings.MULTISITE_PEER_DSN:
                 raise CommandError("MULTISITE_PEER_DSN is not set")
