@@ -16,13 +16,13 @@ PY_OK := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c '$(PY_OK)' 2>/dev/null && { command -v $$p; break; }; done)
 PYTEST_ARGS ?=
-BANDIT_TARGETS := config orders projections accounts standby recovery bench
+BANDIT_TARGETS := config orders projections accounts standby recovery multisite bench
 
 # One shell line: start (or reuse) the embedded servers for whichever URL is unset and export them.
 # The output is captured first so a failing start aborts instead of eval-ing nothing.
 EMBEDDED_ENV = services_env="$$($(BIN)/python -m config.embedded_services env)"; eval "$$services_env"
 
-.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill bench
+.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill multisite-drill bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -86,6 +86,11 @@ format: $(STAMP) ## Reformat and apply safe lint fixes
 # DRILL_ARGS="--mode sync" for one round; python -m standby.drill --help lists the options.
 standby-drill: $(STAMP) ## Failover drill: kill the primary under load, promote the standby, print RTO/RPO JSON
 	$(BIN)/python -m standby.drill $(DRILL_ARGS)
+
+# Self-contained: two sites (PostgreSQL, Redis, web, worker each) on loopback ports, removed afterwards.
+# DRILL_ARGS="--warmup 4 --after 3 --threads 2 --keep"; python -m multisite.drill --help lists the options.
+multisite-drill: $(STAMP) ## Multi-site drill: two sites take orders, kill one, adopt, re-join; prints JSON
+	$(BIN)/python -m multisite.drill $(DRILL_ARGS)
 
 # Benchmarks run from their own venv (.venv-bench: requirements.txt + bench/requirements.txt), so
 # Locust, gevent and the peer library never change the environment the tests run in.

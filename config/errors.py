@@ -49,6 +49,14 @@ class StaleVersion(ConcurrencyConflict):
     or sent twice). Not retried: deciding again on the new state is the caller's call, not the bus's."""
 
 
+class WrongSite(ApplicationError):
+    """The stream is homed at another site (multi-site): only its home appends to it. Details name the
+    home site (and its URL when configured); the client sends the command there."""
+
+    code = "wrong_site"
+    status = 421
+
+
 class InsufficientStock(ApplicationError):
     code = "insufficient_stock"
     status = 409

@@ -28,7 +28,9 @@ from config.readiness import CheckResult
 
 logger = logging.getLogger(__name__)
 
-_STATUSES = frozenset({"ok", "fail", "skipped"})
+# "warn": reported, but the node stays ready (a multi-site replication problem: the site itself still
+# serves its own customers correctly, and taking it out of rotation would make things worse).
+_STATUSES = frozenset({"ok", "warn", "fail", "skipped"})
 
 
 @require_safe

@@ -42,7 +42,7 @@ from config.errors import (
 )
 from config.metrics import COMMANDS
 from orders import commands as c
-from orders import inventory, store
+from orders import inventory, sites, store
 from orders.aggregate import CustomerInfo, DecisionContext, Order, replay
 from orders.customer import Customer
 from orders.events import Event
@@ -193,6 +193,8 @@ class _Run:
             "correlation_id": str(correlation_id or self.command_id),
             "causation_id": str(causation_id or self.command_id),
         }
+        if sites.enabled():
+            self.metadata["site"] = sites.local_site()  # where it was decided, for audit and reconciliation
 
     def attempt(self) -> DispatchResult:
         with transaction.atomic():
@@ -274,6 +276,7 @@ def _dispatch_once(
             "the order changed since it was shown",
             details={"expected_version": expected_version, "version": order.version},
         )
+    sites.require_local_home(_customer_of(command, order))
     context = handler.prepare(command, order, actor)
     new_events = order.decide(command, context)
     inventory.apply_stock_effects(new_events)
@@ -282,6 +285,14 @@ def _dispatch_once(
     for r in recorded:
         order.apply(r.event, version=r.version, at=r.recorded_at)
     return DispatchResult(order=order, events=recorded, history=history + recorded, command_id=command_id)
+
+
+def _customer_of(command: c.Command, aggregate: Aggregate) -> int | None:
+    """Whose stream this is, for its home site: the order's customer, or the command's."""
+    if isinstance(aggregate, Order) and aggregate.customer_id is not None:
+        return aggregate.customer_id
+    customer_id = getattr(command, "customer_id", None)
+    return customer_id if isinstance(customer_id, int) else None
 
 
 def _run_effects(new_events: list[Event]) -> None:

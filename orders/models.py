@@ -80,7 +80,9 @@ class Product(models.Model):
     name = models.CharField(max_length=200)
     unit_price = models.BigIntegerField(help_text=_("Price in minor units (cents)."))
     active = models.BooleanField(default=True)
-    stock_on_hand = models.IntegerField(default=0)
+    # The site's own allocation under multi-site: not replicated, so a product that arrives from the other
+    # site starts with the database's default here (0) until this site allocates stock to it.
+    stock_on_hand = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["sku"]
@@ -119,3 +121,40 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class SiteAdoption(models.Model):
+    """Multi-site: ``site``'s streams are homed at ``adopted_by`` (an operator's ``adopt_site`` after
+    ``site`` was lost and fenced). Replicated with the events, so every site resolves homes alike."""
+
+    site = models.CharField(max_length=64, primary_key=True)
+    adopted_by = models.CharField(max_length=64)
+    adopted_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = "site adoption"
+
+    def __str__(self) -> str:
+        return f"{self.site} -> {self.adopted_by}"
+
+
+class StockTransfer(models.Model):
+    """Multi-site: units moved from one site's allocation to the other's — a replicated, append-only
+    ledger row. Written at the source in the transaction that takes the units from its allocation; the
+    destination adds them in the transaction that applies the row (a replica trigger, multisite_setup),
+    so the units are in exactly one allocation at any commit, and are added once."""
+
+    id = models.UUIDField(primary_key=True)
+    sku = models.CharField(max_length=64)
+    units = models.PositiveIntegerField()
+    from_site = models.CharField(max_length=64)
+    to_site = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(units__gt=0), name="stock_transfer_units_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.units} x {self.sku}: {self.from_site} -> {self.to_site}"

@@ -304,7 +304,7 @@ def next_order_number() -> int:
 _KEY_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(%s::bigint)"
 _KEY_RECORD_SQL = """
 SELECT id, created_at, fingerprint, status_code, response_body, response_headers
-FROM orders_idempotencyrecord WHERE user_id = %s::bigint AND key = %s::text
+FROM orders_idempotencyrecord WHERE user_id = %s::bigint AND key = ANY(%s::text[])
 """
 # A record holding a customer's address takes their personal-data lock (shared) in the same statement:
 # an erasure then waits for this transaction and scrubs the record. ``lock_personal_data`` (a function
@@ -333,9 +333,10 @@ def try_lock_key(lock_id: int) -> bool:
     return bool(locked)
 
 
-def key_record(user_id: int, key: str) -> KeyRecord | None:
+def key_record(user_id: int, keys: Sequence[str]) -> KeyRecord | None:
+    """The record stored under any of ``keys`` (multi-site: the key as each site stores it)."""
     with prepared_cursor() as cursor:
-        cursor.execute(_KEY_RECORD_SQL, [user_id, key], prepare=True)
+        cursor.execute(_KEY_RECORD_SQL, [user_id, list(keys)], prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -361,3 +362,29 @@ def insert_key_record(
             prepare=True,
         )
         return cursor.rowcount > 0
+
+
+# --- multi-site: which site adopted which (orders.sites) ----------------------------------------------
+
+_ADOPTIONS_SQL = "SELECT site, adopted_by FROM orders_siteadoption"
+
+
+def site_adoptions() -> dict[str, str]:
+    """Lost sites whose streams another site now homes: {lost site: adopting site}."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_ADOPTIONS_SQL, prepare=True)
+        return {site: adopted_by for site, adopted_by in cursor.fetchall()}
+
+
+_TRANSFER_SQL = """
+INSERT INTO orders_stocktransfer (id, sku, units, from_site, to_site)
+VALUES (%s::uuid, %s::text, %s::integer, %s::text, %s::text)
+"""
+
+
+def transfer_stock(transfer_id: UUID, sku: str, units: int, *, from_site: str, to_site: str) -> None:
+    """Take ``units`` from this site's allocation and record the transfer, in the caller's transaction
+    (``InsufficientStock``, nothing written, when the allocation has fewer)."""
+    reserve({sku: units})
+    with prepared_cursor() as cursor:
+        cursor.execute(_TRANSFER_SQL, [transfer_id, sku, units, from_site, to_site], prepare=True)

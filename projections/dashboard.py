@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 # The backups' figure comes from recovery, above the read side: it hands its function in at start-up
 # (RecoveryConfig.ready), so the read side never imports it.
 BACKUP_FIGURE: list[Callable[[], BackupRecoveryPoint | None]] = []
+# Multi-site replication's figure, handed in the same way by the multisite app (installed only then).
+REPLICATION_FIGURE: list[Callable[[], ReplicationFigure | None]] = []
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,17 @@ class Dashboard:
     orders_yesterday: int | None = None
     orders_week: int | None = None
     sales: SalesComparison | None = None  # money: for those who see sales reports
+    replication: ReplicationFigure | None = None  # multi-site only, for those who manage backups
+
+
+@dataclass(frozen=True)
+class ReplicationFigure:
+    """Replication with the other site: lag each way we can measure, and what is wrong (a conflict
+    names its table and keys)."""
+
+    peer: str
+    text: str
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ def dashboard_for(user: Any) -> Dashboard | None:
         show_backups=show_backups,
         backup=_backup_figure() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
+        replication=REPLICATION_FIGURE[0]() if show_backups and REPLICATION_FIGURE else None,
     )
 
 

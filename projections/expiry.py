@@ -9,10 +9,11 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models.functions import Mod
 
 from accounts.roles import SYSTEM
 from config.errors import ApplicationError
-from orders import handlers
+from orders import handlers, sites
 from orders.commands import ExpireOrder
 from orders.handlers import dispatch
 from orders.statuses import OrderStatus, PaymentStatus
@@ -30,9 +31,14 @@ def expire_unpaid_orders(limit: int = 500) -> int:
     """
     # The bus's clock, which the aggregate re-checks the timeout by: both agree on what "now" is.
     cutoff = handlers.clock() - settings.ORDER_PAYMENT_TIMEOUT
-    candidates = OrderSummary.objects.filter(
+    unpaid = OrderSummary.objects.filter(
         status=OrderStatus.PLACED, payment_status=PaymentStatus.UNPAID, placed_at__lt=cutoff
-    ).values_list("id", flat=True)[:limit]
+    )
+    homed = sites.homed_here_filter()
+    if homed is not None:  # multi-site: only orders this site is home to (others are their home's job)
+        modulus, residues = homed
+        unpaid = unpaid.annotate(customer_site=Mod("customer_id", modulus)).filter(customer_site__in=residues)
+    candidates = unpaid.values_list("id", flat=True)[:limit]
     expired = 0
     for order_id in candidates:
         try:

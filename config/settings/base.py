@@ -332,3 +332,20 @@ if BACKUP_INCREMENTAL_INTERVAL > 0:
         "schedule": BACKUP_INCREMENTAL_INTERVAL,
         "kwargs": {"incremental": True},
     }
+
+# --- Multi-site (multisite/, docs/disaster-recovery.md §3) ---------------------------------------------
+# Unset (the default): one site, everything as before. Set: every site lists the same SITES in the same
+# order and names itself in SITE_NAME; the site's position in SITES (1-based) is its SITE_ID, which
+# interleaves every replicated id (positions, user ids, order numbers) so two sites never make the same.
+SITES: list[str] = env.list("SITES", default=[])
+SITE_NAME: str = env.str("SITE_NAME", default="")
+SITE_ID: int = SITES.index(SITE_NAME) + 1 if SITE_NAME in SITES else 0
+# Where each site's API answers (name=https://..., comma-separated): a wrong_site error names the URL.
+SITE_URLS: dict[str, str] = env.dict("SITE_URLS", default={})
+# The peer site's primary, for the subscription (multisite_setup); libpq conninfo or URL, no default.
+MULTISITE_PEER_DSN: str = env.str("MULTISITE_PEER_DSN", default="")
+# /readyz fails when the peer's changes arrive later than this (seconds).
+MULTISITE_MAX_LAG: float = env.float("MULTISITE_MAX_LAG", default=30.0)
+if SITES:
+    INSTALLED_APPS.append("multisite")
+    READINESS_CHECKS["replication"] = "multisite.readiness.check_replication"

@@ -28,7 +28,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from config.errors import ConcurrencyConflict, IdempotencyKeyInUse, IdempotencyKeyReused, ValidationError
-from orders import store
+from orders import sites, store
 from orders.events import ERASED
 from orders.handlers import DispatchResult
 from orders.models import IdempotencyRecord
@@ -76,7 +76,7 @@ class KeyedRequest:
 
     def claim(self) -> StoredResponse | None:
         _lock_or_refuse(self.user_id, self.key)
-        record = store.key_record(self.user_id, self.key)
+        record = store.key_record(self.user_id, sites.stored_keys(self.key))
         if record is not None and record.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
             IdempotencyRecord.objects.filter(pk=record.id).delete()  # expired, not yet swept by the beat task
             record = None
@@ -90,7 +90,7 @@ class KeyedRequest:
         response = self.answer(result)
         stored = store.insert_key_record(
             self.user_id,
-            self.key,
+            sites.stored_key(self.key),
             fingerprint=self.fingerprint,
             status=response.status,
             body=response.body,
