@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MultisiteConfig(AppConfig):
     name = "multisite"
-    verbose_name = "Multi-site replication"
+    verbose_name = _("Multi-site replication")
 
     def ready(self) -> None:
         from config.metrics import SCRAPED

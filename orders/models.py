@@ -132,7 +132,8 @@ class SiteAdoption(models.Model):
     adopted_at = models.DateTimeField(db_default=Now())
 
     class Meta:
-        verbose_name = "site adoption"
+        verbose_name = _("site adoption")
+        verbose_name_plural = _("site adoptions")
 
     def __str__(self) -> str:
         return f"{self.site} -> {self.adopted_by}"
@@ -152,6 +153,8 @@ class StockTransfer(models.Model):
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
+        verbose_name = _("stock transfer")
+        verbose_name_plural = _("stock transfers")
         constraints = [
             models.CheckConstraint(condition=models.Q(units__gt=0), name="stock_transfer_units_positive")
         ]

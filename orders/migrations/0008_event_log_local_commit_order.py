@@ -25,6 +25,6 @@ DROP FUNCTION event_log_local_commit_order();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("orders", "0006_siteadoption")]
+    dependencies = [("orders", "0007_siteadoption")]
 
     operations = [migrations.RunSQL(LOCAL_COMMIT_ORDER, DROP)]

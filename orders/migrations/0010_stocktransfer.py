@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0008_product_stock_db_default'),
+        ('orders', '0009_product_stock_db_default'),
     ]
 
     operations = [
@@ -22,6 +22,8 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
             options={
+                'verbose_name': 'stock transfer',
+                'verbose_name_plural': 'stock transfers',
                 'constraints': [models.CheckConstraint(condition=models.Q(('units__gt', 0)), name='stock_transfer_units_positive')],
             },
         ),

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("orders", "0005_event_log_labels")]
+    dependencies = [("orders", "0006_translatable_names")]
 
     operations = [
         migrations.CreateModel(
@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
                 ("adopted_by", models.CharField(max_length=64)),
                 ("adopted_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
-            options={"verbose_name": "site adoption"},
+            options={"verbose_name": "site adoption", "verbose_name_plural": "site adoptions"},
         ),
     ]

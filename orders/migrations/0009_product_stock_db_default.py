@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0007_event_log_local_commit_order'),
+        ('orders', '0008_event_log_local_commit_order'),
     ]
 
     operations = [
