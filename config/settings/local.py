@@ -61,3 +61,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 # pgserver says at every exit that it leaves the embedded server running, which is the point.
 LOGGING["loggers"] = {"pgserver": {"level": "WARNING"}}
+
+# Receivers on this machine over plain HTTP (a local ERP stub, webhook.site through a tunnel is public).
+SUBSCRIPTION_REQUIRE_HTTPS = env.bool("SUBSCRIPTION_REQUIRE_HTTPS", default=False)
+SUBSCRIPTION_ALLOWED_NETWORKS = env.list("SUBSCRIPTION_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])

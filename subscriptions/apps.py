@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class SubscriptionsConfig(AppConfig):
+    name = "subscriptions"
+    verbose_name = "Outbound subscriptions"
+
+    def ready(self) -> None:
+        from config.metrics import SCRAPED
+        from orders.signals import events_committed
+        from subscriptions import rules  # noqa: F401  # permissions
+        from subscriptions.metrics import SubscriptionCollector
+        from subscriptions.signals import nudge_subscriptions
+
+        events_committed.connect(nudge_subscriptions, dispatch_uid="subscriptions.nudge")
+        SCRAPED.append(SubscriptionCollector())

@@ -1,0 +1,41 @@
+"""One query's worth of figures per endpoint, for /metrics, the dashboard, the admin and the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+_SQL = """
+SELECT e.id, e.state, e.consecutive_failures,
+       coalesce(extract(epoch FROM now() - (
+           SELECT min(d.next_attempt_at) FROM subscriptions_delivery d
+           WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= now())), 0)::float8,
+       (SELECT count(*) FROM event_log l
+        WHERE (l.transaction_id, l.position) > (c.transaction_id, c.position)),
+       (SELECT count(*) FROM subscriptions_delivery d WHERE d.endpoint_id = e.id AND d.state = 'pending'),
+       (SELECT count(*) FROM subscriptions_delivery d WHERE d.endpoint_id = e.id AND d.state = 'dead')
+FROM subscriptions_endpoint e LEFT JOIN subscriptions_fanoutcursor c ON c.endpoint_id = e.id
+ORDER BY e.created_at
+"""
+
+
+@dataclass(frozen=True)
+class EndpointFigures:
+    endpoint_id: uuid.UUID
+    state: str
+    consecutive_failures: int
+    lag_seconds: float
+    fanout_lag_events: int
+    deliveries: dict[str, int] = field(default_factory=dict)
+
+
+def overview() -> list[EndpointFigures]:
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL)
+        rows = cursor.fetchall()
+    return [
+        EndpointFigures(pk, state, failures, float(lag), int(fan or 0), {"pending": pending, "dead": dead})
+        for pk, state, failures, lag, fan, pending, dead in rows
+    ]
