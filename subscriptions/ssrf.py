@@ -85,7 +85,11 @@ def check_url(url: str) -> tuple[str, str, int, str]:
     return scheme, parts.hostname, port, target
 
 
-def resolve(url: str, *, resolver: Resolver = socket.getaddrinfo) -> Destination:
+# The system's resolver; tests put a fake one here.
+resolver: Resolver = socket.getaddrinfo
+
+
+def resolve(url: str) -> Destination:
     """Resolve the URL's host once and check every address; the first is the one to connect to."""
     scheme, host, port, target = check_url(url)
     try:
