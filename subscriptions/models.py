@@ -65,6 +65,9 @@ class FanoutCursor(models.Model):
     events_read = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(db_default=Now())
 
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} at {self.transaction_id}/{self.position}"
+
 
 class Delivery(models.Model):
     class State(models.TextChoices):
@@ -134,6 +137,9 @@ class DeliveryAttempt(models.Model):
         ordering = ["-attempted_at", "-id"]
         indexes = [models.Index(fields=["attempted_at"], name="subscriptions_attempt_age")]
 
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
+
 
 class RedeliveryRequest(models.Model):
     """The audit trail of redeliveries: who asked for what, when, and how many deliveries it touched."""
@@ -147,3 +153,6 @@ class RedeliveryRequest(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.scope} ({self.deliveries})"

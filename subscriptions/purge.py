@@ -18,7 +18,8 @@ DELETE FROM subscriptions_deliveryattempt WHERE id IN (
 _PURGE_DELIVERIES_SQL = """
 DELETE FROM subscriptions_delivery WHERE id IN (
     SELECT id FROM subscriptions_delivery WHERE state = 'delivered' AND updated_at < %s
-      AND NOT EXISTS (SELECT 1 FROM subscriptions_deliveryattempt a WHERE a.delivery_id = subscriptions_delivery.id)
+      AND NOT EXISTS (SELECT 1 FROM subscriptions_deliveryattempt AS a
+                      WHERE a.delivery_id = subscriptions_delivery.id)
     LIMIT %s)
 """
 

@@ -27,7 +27,7 @@ def next_delay(attempts: int, *, retry_after: str | None = None, now: datetime) 
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds from ``Retry-After`` (delta seconds or an HTTP date), capped at a day; None if absent or bad."""
+    """Seconds from ``Retry-After`` (seconds or an HTTP date), at most a day; None if absent or bad."""
     if not value:
         return None
     value = value.strip()

@@ -23,7 +23,7 @@ REFUSED = [
     "192.168.1.1",
     "169.254.169.254",  # cloud metadata
     "100.64.0.1",  # carrier-grade NAT
-    "0.0.0.0",
+    "0.0.0.0",  # noqa: S104  # an address refused, nothing binds it
     "224.0.0.1",
     "::1",
     "fe80::1",
