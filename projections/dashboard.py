@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 # The backups' figure comes from recovery, above the read side: it hands its function in at start-up
 # (RecoveryConfig.ready), so the read side never imports it.
 BACKUP_FIGURE: list[Callable[[], BackupRecoveryPoint | None]] = []
+# The webhooks' figure likewise comes from subscriptions (SubscriptionsConfig.ready).
+WEBHOOK_FIGURE: list[Callable[[], WebhookFigure]] = []
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,22 @@ class Dashboard:
     orders_yesterday: int | None = None
     orders_week: int | None = None
     sales: SalesComparison | None = None  # money: for those who see sales reports
+    webhooks: WebhookFigure | None = None  # for those who manage webhook endpoints
+
+
+@dataclass(frozen=True)
+class WebhookFigure:
+    """Outbound webhooks at a glance: how far behind, how much waits, what is stuck or stopped."""
+
+    endpoints: int
+    stopped: int  # paused or disabled
+    pending: int
+    dead: int
+    worst_lag_seconds: float
+
+    @property
+    def warn(self) -> bool:
+        return bool(self.stopped or self.dead or self.worst_lag_seconds > 60)
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,9 @@ def dashboard_for(user: Any) -> Dashboard | None:
         show_backups=show_backups,
         backup=_backup_figure() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
+        webhooks=WEBHOOK_FIGURE[0]()
+        if WEBHOOK_FIGURE and user.has_perm("subscriptions.manage_endpoints")
+        else None,
     )
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from projections.dashboard import WebhookFigure
+
 _SQL = """
 SELECT e.id, e.state, e.consecutive_failures,
        coalesce(extract(epoch FROM now() - (
@@ -39,3 +41,14 @@ def overview() -> list[EndpointFigures]:
         EndpointFigures(pk, state, failures, float(lag), int(fan or 0), {"pending": pending, "dead": dead})
         for pk, state, failures, lag, fan, pending, dead in rows
     ]
+
+
+def dashboard_figure() -> WebhookFigure:
+    figures = overview()
+    return WebhookFigure(
+        endpoints=len(figures),
+        stopped=sum(1 for f in figures if f.state != "active"),
+        pending=sum(f.deliveries.get("pending", 0) for f in figures),
+        dead=sum(f.deliveries.get("dead", 0) for f in figures),
+        worst_lag_seconds=max((f.lag_seconds for f in figures), default=0.0),
+    )
