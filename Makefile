@@ -16,7 +16,7 @@ PY_OK := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c '$(PY_OK)' 2>/dev/null && { command -v $$p; break; }; done)
 PYTEST_ARGS ?=
-BANDIT_TARGETS := config orders projections accounts standby recovery bench
+BANDIT_TARGETS := config orders projections accounts standby recovery subscriptions bench
 
 # One shell line: start (or reuse) the embedded servers for whichever URL is unset and export them.
 # The output is captured first so a failing start aborts instead of eval-ing nothing.

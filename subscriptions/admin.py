@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
@@ -46,8 +47,23 @@ class AttemptInline(admin.TabularInline):
     ordering = ("-attempted_at",)
 
 
+class EndpointForm(forms.ModelForm):
+    class Meta:
+        model = Endpoint
+        fields = ("url", "description", "event_types", "payload_version", "ordered", "max_in_flight")
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"]
+        try:
+            ssrf.resolve(url)  # refused here already, not only when sending
+        except ssrf.UnsafeDestination as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url
+
+
 @admin.register(Endpoint)
 class EndpointAdmin(RoleAwareAdmin):
+    form = EndpointForm
     list_display = (
         "url",
         "state",
@@ -110,23 +126,6 @@ class EndpointAdmin(RoleAwareAdmin):
         )
         obj.pk = made.pk
         messages.warning(request, f"The endpoint's signing secret, shown this once: {made.secret}")
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        original_clean = form.clean
-
-        def clean(form_self: Any) -> Any:
-            cleaned = original_clean(form_self)
-            url = cleaned.get("url")
-            if url:
-                try:
-                    ssrf.resolve(url)
-                except ssrf.UnsafeDestination as exc:
-                    form_self.add_error("url", str(exc))
-            return cleaned
-
-        form.clean = clean
-        return form
 
 
 @admin.action(description="Redeliver the selected deliveries (audited)", permissions=["redeliver"])

@@ -20,6 +20,7 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -73,7 +74,7 @@ class Outcome:
     url: str
     headers: dict[str, str]
     response: transport.Response
-    attempted_at: object = field(default_factory=timezone.now)
+    attempted_at: datetime = field(default_factory=timezone.now)
 
 
 def claim(*, limit: int, lease_seconds: float | None = None) -> list[Claim]:
@@ -198,7 +199,7 @@ def record(outcome: Outcome) -> None:
         _failed(item, response, now)
 
 
-def _failed(item: Claim, response: transport.Response, now: object) -> None:
+def _failed(item: Claim, response: transport.Response, now: datetime) -> None:
     mine = Delivery.objects.filter(pk=item.delivery_id, state=Delivery.State.PENDING, lease_token=item.token)
     error = response.error or f"HTTP {response.status}"
     if response.status == 410:
@@ -215,7 +216,7 @@ def _failed(item: Claim, response: transport.Response, now: object) -> None:
         ):
             notify.endpoint_stopped(item.endpoint_id, "disabled: the receiver answered 410 Gone")
         return
-    delay = schedule.next_delay(item.attempts, retry_after=response.retry_after, now=now)  # type: ignore[arg-type]
+    delay = schedule.next_delay(item.attempts, retry_after=response.retry_after, now=now)
     if delay is None:
         mine.update(
             state=Delivery.State.DEAD,
@@ -227,7 +228,7 @@ def _failed(item: Claim, response: transport.Response, now: object) -> None:
         )
     else:
         mine.update(
-            next_attempt_at=schedule.at(now, delay),  # type: ignore[arg-type]
+            next_attempt_at=schedule.at(now, delay),
             lease_expires_at=None,
             lease_token=None,
             last_status=response.status,
@@ -237,7 +238,7 @@ def _failed(item: Claim, response: transport.Response, now: object) -> None:
     _count_failure(item.endpoint_id, now)
 
 
-def _count_failure(endpoint_id: uuid.UUID, now: object) -> None:
+def _count_failure(endpoint_id: uuid.UUID, now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE subscriptions_endpoint SET consecutive_failures = consecutive_failures + 1 "

@@ -16,7 +16,7 @@ from subscriptions import fanout
 from subscriptions.models import Delivery, Endpoint, RedeliveryRequest
 from subscriptions.sender import Sender
 from tests.subscriptions.conftest import append_payments
-from tests.subscriptions.receiver import Receiver, running_receiver
+from tests.subscriptions.receiver import running_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ENDPOINTS = "/api/webhooks/endpoints/"
