@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -48,6 +47,8 @@ class AttemptInline(admin.TabularInline):
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
     class Meta:
         model = Endpoint
         fields = ("url", "description", "event_types", "payload_version", "ordered", "max_in_flight")
@@ -89,7 +90,6 @@ class EndpointAdmin(RoleAwareAdmin):
     )
     readonly_fields = ("state", "state_reason", "consecutive_failures", "previous_secret_expires_at")
     actions = [pause, resume, rotate]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         self._figures = {f.endpoint_id: f for f in status.overview()}  # one query for the page
