@@ -35,8 +35,9 @@ class Receiver:
         self.secrets = secrets
         self.script = Script()
         self.lock = threading.Lock()
-        self.inbox: dict[str, dict[str, Any]] = {}  # webhook-id -> body
-        self.received: Counter[str] = Counter()  # webhook-id -> requests that passed verification
+        # Keyed by webhook-id, prefixed by the path for every path but /hook (one endpoint per path).
+        self.inbox: dict[str, dict[str, Any]] = {}  # key -> body
+        self.received: Counter[str] = Counter()  # key -> requests that passed verification
         self.arrivals: list[tuple[str, float, dict[str, Any]]] = []  # path, monotonic time, body
         self.bad_signatures = 0
         self.hang_seconds = 30.0
@@ -89,8 +90,9 @@ class Receiver:
                     if data is None:
                         receiver.bad_signatures += 1
                     elif action in ("204", "200"):
-                        receiver.received[data["id"]] += 1
-                        receiver.inbox.setdefault(data["id"], data)
+                        key = data["id"] if self.path == "/hook" else f"{self.path} {data['id']}"
+                        receiver.received[key] += 1
+                        receiver.inbox.setdefault(key, data)
                         receiver.arrivals.append((self.path, time.monotonic(), data))
                 status = 401 if data is None else int(action.split(":")[0])
                 extra = {"Retry-After": action.split(":", 1)[1]} if status == 429 and ":" in action else {}
