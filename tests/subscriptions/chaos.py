@@ -6,6 +6,7 @@ endpoints, 20 kills), by ``make webhook-chaos``."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -115,7 +116,7 @@ def run_chaos(
             # Rotate every secret mid-run; a second later the receiver knows only the new ones: within
             # the overlap both sign, so nothing fails verification on either side of the switch.
             new_secrets = [services.rotate_secret(endpoint) for endpoint in made]
-            threading.Timer(1.0, lambda: setattr(receiver, "secrets", new_secrets)).start()
+            threading.Timer(1.0, functools.partial(setattr, receiver, "secrets", new_secrets)).start()
             rotated = True
     for thread in threads:
         thread.join(timeout)

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker
 
 
 def check(report_dict: dict[str, object]) -> None:
-    print(json.dumps(report_dict))  # noqa: T201  # the figures, for the record
+    print(json.dumps(report_dict))  # the figures, for the record
     assert report_dict["lost"] == 0
     assert report_dict["phantoms"] == 0
     assert report_dict["duplicates_unexplained"] == 0
