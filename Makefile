@@ -22,7 +22,7 @@ BANDIT_TARGETS := config orders projections accounts standby recovery subscripti
 # The output is captured first so a failing start aborts instead of eval-ing nothing.
 EMBEDDED_ENV = services_env="$$($(BIN)/python -m config.embedded_services env)"; eval "$$services_env"
 
-.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill bench webhook-chaos
+.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill bench webhook-chaos webhook-bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -67,6 +67,12 @@ test: $(STAMP) ## Run the test suite against real PostgreSQL and Redis (PYTEST_A
 webhook-chaos: $(STAMP) ## Webhooks under SIGKILL: 10,000 events, 20 endpoints, 20 kills; 0 lost
 	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; WEBHOOK_CHAOS_FULL=1 exec $(BIN)/pytest -q -s \
 		tests/subscriptions/test_chaos.py -k full -p no:cacheprovider
+
+# Webhook figures (tests/subscriptions/test_bench.py): commit -> first attempt at 200 events/s, one
+# sender's deliveries per second, the others' latency while one endpoint times out.
+webhook-bench: $(STAMP) ## Webhook latency and throughput with real processes; prints JSON figures
+	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; WEBHOOK_BENCH=1 exec $(BIN)/pytest -q -s \
+		tests/subscriptions/test_bench.py -p no:cacheprovider
 
 # mypy's Django plugin imports config.settings.test, which reads DATABASE_URL and REDIS_URL; lint runs
 # before any server (CI) and connects to none, so unset ones get addresses nothing listens on.

@@ -118,9 +118,15 @@ def running_receiver(secrets: list[str]) -> Iterator[Receiver]:
         receiver.server.server_close()
 
 
-if __name__ == "__main__":  # a receiver for another process (the chaos run): prints its port
-    import sys
+if __name__ == "__main__":  # a receiver in a process of its own (benchmarks): prints its port
+    import argparse
 
-    with running_receiver(sys.argv[1:]) as r:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("secrets", nargs="+")
+    parser.add_argument("--hang", action="append", default=[], help="a path that never answers in time")
+    arguments = parser.parse_args()
+    with running_receiver(arguments.secrets) as r:
+        for path in arguments.hang:
+            r.script.actions[path] = ["hang"] * 1_000_000
         print(r.port, flush=True)
         threading.Event().wait()
