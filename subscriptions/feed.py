@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from orders.store import decode_rows
 from projections.runner import read_safe_rows
 from subscriptions.envelope import envelope
 
-MAX_WAIT_SECONDS = 25.0  # under a load balancer's usual idle timeout
 POLL_INTERVAL = 0.2
 
 
@@ -41,7 +41,7 @@ def page(*, after: int, limit: int, wait: float = 0.0) -> tuple[list[dict[str, A
     """Up to ``limit`` events after position ``after`` (0: from the start) and the position to ask
     after next. Waits up to ``wait`` seconds for one to become readable when none is yet."""
     start = _cursor_of(after)
-    deadline = time.monotonic() + min(wait, MAX_WAIT_SECONDS)
+    deadline = time.monotonic() + min(wait, settings.SUBSCRIPTION_FEED_MAX_WAIT)
     while True:
         rows = read_safe_rows(after=start, limit=limit)
         if rows or time.monotonic() >= deadline:

@@ -332,6 +332,8 @@ SUBSCRIPTION_ALLOWED_NETWORKS: list[str] = env.list("SUBSCRIPTION_ALLOWED_NETWOR
 SUBSCRIPTION_REQUIRE_HTTPS: bool = env.bool("SUBSCRIPTION_REQUIRE_HTTPS", default=True)
 SUBSCRIPTION_LOG_RETENTION_DAYS: float = env.float("SUBSCRIPTION_LOG_RETENTION_DAYS", default=30.0)
 SUBSCRIPTION_NUDGE_ON_COMMIT: bool = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=True)
+# The pull feed's long poll: the longest ?wait= (seconds), under a load balancer's usual idle timeout.
+SUBSCRIPTION_FEED_MAX_WAIT: float = env.float("SUBSCRIPTION_FEED_MAX_WAIT", default=25.0)
 SUBSCRIPTION_INTERVAL: float = env.float("SUBSCRIPTION_INTERVAL", default=1.0)
 CELERY_BEAT_SCHEDULE["subscriptions-fan-out-and-send"] = {
     "task": "subscriptions.tasks.run_subscriptions",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -19,7 +20,14 @@ from subscriptions import feed
 class FeedQuery(StrictSerializer):
     after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    wait = serializers.FloatField(min_value=0, max_value=feed.MAX_WAIT_SECONDS, default=0)
+    wait = serializers.FloatField(
+        min_value=0, default=0, help_text="seconds, at most SUBSCRIPTION_FEED_MAX_WAIT"
+    )
+
+    def validate_wait(self, value: float) -> float:
+        if value > settings.SUBSCRIPTION_FEED_MAX_WAIT:
+            raise serializers.ValidationError(f"at most {settings.SUBSCRIPTION_FEED_MAX_WAIT:g} seconds")
+        return value
 
 
 class EventFeedView(APIView):
