@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connections, transaction
 
 from subscriptions import fanout
 from subscriptions.models import Delivery, Endpoint, FanoutCursor
 from tests.conftest import run_in_threads
+from tests.projections.test_moved import next_transaction_id, restore_a_note
 from tests.subscriptions.conftest import append_payments
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,3 +94,22 @@ def test_paused_endpoints_keep_their_cursor_and_catch_up_when_resumed(
     Endpoint.objects.filter(pk=endpoint.pk).update(state=Endpoint.State.ACTIVE)
     fanout.fan_out(batch_size=100)
     assert sorted(endpoint.deliveries.values_list("position", flat=True)) == positions
+
+
+def test_after_a_move_to_another_cluster_the_fan_out_waits_for_the_re_base_and_loses_nothing(
+    make_endpoint: Callable[..., Endpoint], placed_order: Callable[..., Any]
+) -> None:
+    endpoint = make_endpoint(event_types=["OrderNoteAdded", "OrderPlaced"])
+    order_id = placed_order()
+    restored = next_transaction_id() + 3000  # an event as pg_restore brought it from the old cluster
+    restore_a_note(order_id, restored)
+
+    assert fanout.fan_out(batch_size=100) == 0  # refused: reading now would skip what commits next
+    assert not endpoint.deliveries.exists()
+
+    call_command("rebase_projections", stdout=io.StringIO())
+    newest = placed_order()  # commits after the re-base: sorts after the restored event
+    fanout.fan_out(batch_size=100)
+
+    kinds = list(endpoint.deliveries.order_by("position").values_list("stream_id", "event_type"))
+    assert kinds == [(order_id, "OrderPlaced"), (order_id, "OrderNoteAdded"), (newest, "OrderPlaced")]
