@@ -69,6 +69,7 @@ def run_chaos(
     endpoints: int,
     kills: int,
     writers: int = 4,
+    kill_every: float = 0.5,
     timeout: float = 600,
 ) -> ChaosReport:
     made = [make_endpoint(receiver.url(f"/e{i}")) for i in range(endpoints)]
@@ -80,6 +81,27 @@ def run_chaos(
         "SUBSCRIPTION_FANOUT_BATCH_SIZE": "200",
     }
     processes = [Process(role, env) for role in ("fanout", "fanout", "sender", "sender")]
+    try:
+        positions, expected, seconds = _drive(
+            receiver, made, processes, events, endpoints, kills, writers, kill_every, timeout
+        )
+    finally:
+        for process in processes:
+            process.kill()
+    return _report(receiver, made, positions, expected, kills, seconds)
+
+
+def _drive(
+    receiver: Receiver,
+    made: list[Endpoint],
+    processes: list[Process],
+    events: int,
+    endpoints: int,
+    kills: int,
+    writers: int,
+    kill_every: float,
+    timeout: float,
+) -> tuple[list[int], set[tuple[str, int]], float]:
     for process in processes:
         process.start()
 
@@ -108,7 +130,7 @@ def run_chaos(
     rng = random.Random(20)
     rotated = False
     for kill in range(kills):
-        time.sleep(rng.uniform(0.2, 0.8))
+        time.sleep(rng.uniform(0.4, 1.6) * kill_every)  # while events commit, and while they are sent
         victim = rng.choice(processes)
         victim.kill()
         victim.start()
@@ -128,11 +150,7 @@ def run_chaos(
         if expected <= got:
             break
         time.sleep(0.5)
-    seconds = time.monotonic() - started
-    for process in processes:
-        process.kill()
-
-    return _report(receiver, made, positions, expected, kills, seconds)
+    return positions, expected, time.monotonic() - started
 
 
 def body_path(key: str) -> str:

@@ -19,6 +19,11 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a sender killed mid-request resets its connection: expected here, not worth a traceback
+
+
 @dataclass
 class Script:
     """What the receiver answers next, per path: a list of actions used up in order, then 204."""
@@ -41,7 +46,7 @@ class Receiver:
         self.arrivals: list[tuple[str, float, dict[str, Any]]] = []  # path, monotonic time, body
         self.bad_signatures = 0
         self.hang_seconds = 30.0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -38,6 +38,12 @@ def test_full_chaos_10000_events_20_endpoints_20_kills(
     receiver: Receiver, make_endpoint: Callable[..., Endpoint]
 ) -> None:
     report = run_chaos(
-        receiver=receiver, make_endpoint=make_endpoint, events=10_000, endpoints=20, kills=20, timeout=1800
+        receiver=receiver,
+        make_endpoint=make_endpoint,
+        events=10_000,
+        endpoints=20,
+        kills=20,
+        kill_every=10,
+        timeout=1800,
     )
     check(as_dict(report))
