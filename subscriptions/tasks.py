@@ -15,7 +15,7 @@ from subscriptions.sender import Sender
 
 logger = logging.getLogger(__name__)
 
-RUN_SECONDS = 20.0
+RUN_SECONDS = 5.0  # a worker process is shared with the projections' tasks
 PENDING_TTL = 5  # seconds
 
 

@@ -331,14 +331,19 @@ SUBSCRIPTION_SECRET_OVERLAP_HOURS: float = env.float("SUBSCRIPTION_SECRET_OVERLA
 SUBSCRIPTION_ALLOWED_NETWORKS: list[str] = env.list("SUBSCRIPTION_ALLOWED_NETWORKS", default=[])
 SUBSCRIPTION_REQUIRE_HTTPS: bool = env.bool("SUBSCRIPTION_REQUIRE_HTTPS", default=True)
 SUBSCRIPTION_LOG_RETENTION_DAYS: float = env.float("SUBSCRIPTION_LOG_RETENTION_DAYS", default=30.0)
-SUBSCRIPTION_NUDGE_ON_COMMIT: bool = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=True)
 # The pull feed's long poll: the longest ?wait= (seconds), under a load balancer's usual idle timeout.
 SUBSCRIPTION_FEED_MAX_WAIT: float = env.float("SUBSCRIPTION_FEED_MAX_WAIT", default=25.0)
+# Who sends: the Celery worker (beat every SUBSCRIPTION_INTERVAL and a nudge on commit; each run sends for
+# a few seconds, beside the projections' tasks), or, with SUBSCRIPTION_CELERY_RUN off, the dedicated
+# process `manage.py run_webhooks` (the Procfile's `webhooks`), which keeps slow receivers off the worker.
+SUBSCRIPTION_CELERY_RUN: bool = env.bool("SUBSCRIPTION_CELERY_RUN", default=True)
+SUBSCRIPTION_NUDGE_ON_COMMIT: bool = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=SUBSCRIPTION_CELERY_RUN)
 SUBSCRIPTION_INTERVAL: float = env.float("SUBSCRIPTION_INTERVAL", default=1.0)
-CELERY_BEAT_SCHEDULE["subscriptions-fan-out-and-send"] = {
-    "task": "subscriptions.tasks.run_subscriptions",
-    "schedule": SUBSCRIPTION_INTERVAL,
-}
+if SUBSCRIPTION_CELERY_RUN:
+    CELERY_BEAT_SCHEDULE["subscriptions-fan-out-and-send"] = {
+        "task": "subscriptions.tasks.run_subscriptions",
+        "schedule": SUBSCRIPTION_INTERVAL,
+    }
 CELERY_BEAT_SCHEDULE["subscriptions-purge-log"] = {
     "task": "subscriptions.tasks.purge_delivery_log",
     "schedule": 3600.0,

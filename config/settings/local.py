@@ -65,3 +65,8 @@ LOGGING["loggers"] = {"pgserver": {"level": "WARNING"}}
 # Receivers on this machine over plain HTTP (a local ERP stub, webhook.site through a tunnel is public).
 SUBSCRIPTION_REQUIRE_HTTPS = env.bool("SUBSCRIPTION_REQUIRE_HTTPS", default=False)
 SUBSCRIPTION_ALLOWED_NETWORKS = env.list("SUBSCRIPTION_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# `make run` starts the dedicated webhook process (Procfile: webhooks) instead.
+SUBSCRIPTION_CELERY_RUN = env.bool("SUBSCRIPTION_CELERY_RUN", default=False)
+SUBSCRIPTION_NUDGE_ON_COMMIT = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=False)
+if not SUBSCRIPTION_CELERY_RUN:
+    CELERY_BEAT_SCHEDULE.pop("subscriptions-fan-out-and-send", None)  # noqa: F405
