@@ -23,17 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from orders.store import RecordedEvent
 from subscriptions import notify, schedule, signing, transport
 from subscriptions.envelope import body, event_id, load_events
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint
-from subscriptions.ssrf import UnsafeDestination, resolve
+from subscriptions.ssrf import Destination, UnsafeDestination, resolve
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "order-platform-webhooks/1"
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)  # the database, not the event
 _LOCK_NAMESPACE = 0x77686B  # "whk": advisory locks of endpoints' claims
 
 # Active endpoints with a delivery due and not leased (one probe of the due index each).
@@ -132,12 +134,37 @@ def claim(*, limit: int, lease_seconds: float | None = None) -> list[Claim]:
     return claimed
 
 
-def prepare(claims: list[Claim]) -> list[tuple[Claim, str, bytes, dict[str, str], object]]:
+def _events(claims: list[Claim]) -> dict[int, RecordedEvent | Exception]:
+    """The claims' events; one that cannot be read (a payload no upcaster knows) fails on its own,
+    recorded as a failed attempt, instead of stopping every delivery of the batch."""
+    positions = [claim.position for claim in claims]
+    try:
+        return dict(load_events(positions))
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:
+        logger.exception("a batch of webhook events could not be read; reading them one by one")
+    found: dict[int, RecordedEvent | Exception] = {}
+    for position in positions:
+        try:
+            found.update(load_events([position]))
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            found[position] = CannotSend(f"the event could not be read ({type(exc).__name__})")
+    return found
+
+
+class CannotSend(Exception):
+    """Why a delivery is recorded as failed without a request."""
+
+
+def prepare(claims: list[Claim]) -> list[tuple[Claim, str, bytes, dict[str, str], Destination | Exception]]:
     """Each claim's URL, body, headers and destination (or the reason it is refused)."""
-    events = load_events(claim.position for claim in claims)
+    events = _events(claims)
     endpoints = Endpoint.objects.in_bulk({claim.endpoint_id for claim in claims})
-    destinations: dict[uuid.UUID, object] = {}
-    prepared = []
+    destinations: dict[uuid.UUID, Destination | Exception] = {}
+    prepared: list[tuple[Claim, str, bytes, dict[str, str], Destination | Exception]] = []
     now = timezone.now()
     for item in claims:
         endpoint = endpoints[item.endpoint_id]
@@ -147,6 +174,9 @@ def prepare(claims: list[Claim]) -> list[tuple[Claim, str, bytes, dict[str, str]
             except UnsafeDestination as exc:
                 destinations[item.endpoint_id] = exc
         recorded = events[item.position]
+        if isinstance(recorded, Exception):
+            prepared.append((item, endpoint.url, b"", {}, recorded))
+            continue
         payload = body(recorded, version=endpoint.payload_version)
         msg_id = event_id(recorded.stream_id, recorded.version)
         timestamp = int(time.time())
@@ -170,13 +200,15 @@ def prepare(claims: list[Claim]) -> list[tuple[Claim, str, bytes, dict[str, str]
     return prepared
 
 
-def send_one(item: Claim, url: str, payload: bytes, headers: dict[str, str], destination: object) -> Outcome:
+def send_one(
+    item: Claim, url: str, payload: bytes, headers: dict[str, str], destination: Destination | Exception
+) -> Outcome:
     """The POST, on a sender thread, outside any transaction."""
     started = timezone.now()
-    if isinstance(destination, UnsafeDestination):
+    if isinstance(destination, Exception):
         response = transport.Response(None, None, "", str(destination)[:300], 0)
     else:
-        response = transport.post(destination, body=payload, headers=headers)  # type: ignore[arg-type]
+        response = transport.post(destination, body=payload, headers=headers)
     return Outcome(item, url, headers, response, started)
 
 

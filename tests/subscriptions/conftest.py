@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.roles import Role
 from orders import events as e
@@ -57,3 +58,23 @@ def make_endpoint(make_user: Callable[..., Any], secret: str) -> Callable[..., E
         return endpoint
 
     return make
+
+
+def fan_out_everything(*, batch_size: int = 1000, timeout: float = 15.0) -> int:
+    """Fan out until every active endpoint's cursor is past the log's end. Events become readable once
+    every older transaction on the server has ended, another test run's included; hence the loop."""
+    deadline = time.monotonic() + timeout
+    inserted = 0
+    while True:
+        inserted += fanout.fan_out(batch_size=batch_size)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM subscriptions_endpoint AS e"
+                " JOIN subscriptions_fanoutcursor AS c ON c.endpoint_id = e.id"
+                " JOIN event_log AS l ON (l.transaction_id, l.position) > (c.transaction_id, c.position)"
+                " WHERE e.state = 'active')"
+            )
+            if not cursor.fetchone()[0]:
+                return inserted
+        assert time.monotonic() < deadline, "the fan-out did not catch up"
+        time.sleep(0.05)

@@ -10,9 +10,8 @@ import pytest
 from django.test import Client
 
 from accounts.roles import Role
-from subscriptions import fanout
 from subscriptions.models import Delivery, Endpoint, RedeliveryRequest
-from tests.subscriptions.conftest import append_payments
+from tests.subscriptions.conftest import append_payments, fan_out_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +36,7 @@ def test_the_endpoint_list_shows_figures_and_the_actions_work(
     client = signed_in(manager)
     endpoint = make_endpoint("http://127.0.0.1:9/in")
     append_payments(3)
-    fanout.fan_out(batch_size=10)
+    fan_out_everything(batch_size=10)
 
     page = client.get("/admin/subscriptions/endpoint/")
     assert page.status_code == 200
@@ -79,7 +78,7 @@ def test_an_endpoint_made_in_the_admin_starts_at_the_log_tail_and_refuses_privat
     answer = client.post("/admin/subscriptions/endpoint/add/", form)
     assert answer.status_code == 302, answer.content.decode()[:2000]
     endpoint = Endpoint.objects.get()
-    fanout.fan_out(batch_size=10)
+    fan_out_everything(batch_size=10)
     assert not endpoint.deliveries.exists()
 
     settings.SUBSCRIPTION_ALLOWED_NETWORKS = []
@@ -93,10 +92,10 @@ def test_metrics_and_the_dashboard_show_lag_and_failures(
 ) -> None:
     endpoint = make_endpoint("http://127.0.0.1:9/in")
     append_payments(2)
-    fanout.fan_out(batch_size=10)
+    fan_out_everything(batch_size=10)
     Delivery.objects.filter(endpoint=endpoint).update(state=Delivery.State.DEAD)
     append_payments(1)
-    fanout.fan_out(batch_size=10)
+    fan_out_everything(batch_size=10)
 
     manager = signed_in(make_user(Role.MANAGER))
     page = manager.get("/admin/").content.decode()

@@ -12,10 +12,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
-from subscriptions import fanout
 from subscriptions.models import Delivery, Endpoint, RedeliveryRequest
 from subscriptions.sender import Sender
-from tests.subscriptions.conftest import append_payments
+from tests.subscriptions.conftest import append_payments, fan_out_everything
 from tests.subscriptions.receiver import running_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,7 +83,7 @@ def test_pause_resume_rotate_and_redeliver_through_the_api(manager_client: APICl
         )
         receiver.script.actions["/hook"] = ["500"]
         positions = append_payments(2)
-        fanout.fan_out(batch_size=10)
+        fan_out_everything(batch_size=10)
         Sender(threads=1).run(max_seconds=5)
         failed = Delivery.objects.get(endpoint_id=made["id"], last_status=500)
 

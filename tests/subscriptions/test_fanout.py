@@ -15,7 +15,7 @@ from subscriptions import fanout
 from subscriptions.models import Delivery, Endpoint, FanoutCursor
 from tests.conftest import run_in_threads
 from tests.projections.test_moved import next_transaction_id, restore_a_note
-from tests.subscriptions.conftest import append_payments
+from tests.subscriptions.conftest import append_payments, fan_out_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +26,7 @@ def test_each_endpoint_gets_one_delivery_per_event_it_wants(make_endpoint: Calla
     notes_only = make_endpoint(event_types=["OrderNoteAdded"])
     positions = append_payments(5)
 
-    fanout.fan_out(batch_size=2)
+    fan_out_everything(batch_size=2)
 
     assert sorted(everything.deliveries.values_list("position", flat=True)) == positions
     assert not notes_only.deliveries.exists()
@@ -40,7 +40,7 @@ def test_fan_out_run_many_times_at_once_inserts_every_delivery_once(
     positions = append_payments(60, per_transaction=3)
 
     run_in_threads(lambda i: fanout.fan_out(batch_size=7), 6)
-    fanout.fan_out(batch_size=7)  # whatever a busy skip left
+    fan_out_everything(batch_size=7)  # whatever a busy skip left
 
     for endpoint in endpoints:
         assert sorted(endpoint.deliveries.values_list("position", flat=True)) == positions
@@ -48,7 +48,7 @@ def test_fan_out_run_many_times_at_once_inserts_every_delivery_once(
 
     # A cursor moved back (a restore, an operator) reads again and inserts nothing twice.
     FanoutCursor.objects.filter(endpoint=endpoints[0]).update(transaction_id=0, position=0)
-    assert fanout.fan_out(batch_size=1000) == 0
+    assert fan_out_everything(batch_size=1000) == 0
     assert Delivery.objects.count() == 180
 
 
@@ -79,7 +79,7 @@ def test_an_event_committed_late_with_a_lower_position_is_not_skipped(
 
     release.set()
     writer.join(30)
-    fanout.fan_out(batch_size=100)
+    fan_out_everything(batch_size=100)
     assert sorted(endpoint.deliveries.values_list("position", flat=True)) == sorted(early + late)
 
 
@@ -92,7 +92,7 @@ def test_paused_endpoints_keep_their_cursor_and_catch_up_when_resumed(
     assert not endpoint.deliveries.exists()
 
     Endpoint.objects.filter(pk=endpoint.pk).update(state=Endpoint.State.ACTIVE)
-    fanout.fan_out(batch_size=100)
+    fan_out_everything(batch_size=100)
     assert sorted(endpoint.deliveries.values_list("position", flat=True)) == positions
 
 
@@ -109,7 +109,7 @@ def test_after_a_move_to_another_cluster_the_fan_out_waits_for_the_re_base_and_l
 
     call_command("rebase_projections", stdout=io.StringIO())
     newest = placed_order()  # commits after the re-base: sorts after the restored event
-    fanout.fan_out(batch_size=100)
+    fan_out_everything(batch_size=100)
 
     kinds = list(endpoint.deliveries.order_by("position").values_list("stream_id", "event_type"))
     assert kinds == [(order_id, "OrderPlaced"), (order_id, "OrderNoteAdded"), (newest, "OrderPlaced")]

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from subscriptions import fanout, purge
+from subscriptions import purge
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint
-from tests.subscriptions.conftest import append_payments
+from tests.subscriptions.conftest import append_payments, fan_out_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ def test_old_attempts_and_delivered_deliveries_go_in_batches_and_owed_ones_stay(
 ) -> None:
     endpoint = make_endpoint("http://127.0.0.1:9/in")
     append_payments(7)
-    fanout.fan_out(batch_size=100)
+    fan_out_everything(batch_size=100)
     old = timezone.now() - timedelta(days=40)
     deliveries = list(endpoint.deliveries.order_by("position"))
     for delivery in deliveries:

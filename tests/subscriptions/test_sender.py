@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -18,17 +19,17 @@ from orders import commands as c
 from orders import store
 from orders.events import ERASED
 from orders.handlers import dispatch
-from subscriptions import fanout, signing
+from subscriptions import signing
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint
 from subscriptions.sender import Sender, claim
-from tests.subscriptions.conftest import append_payments
+from tests.subscriptions.conftest import append_payments, fan_out_everything
 from tests.subscriptions.receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def deliver(*, threads: int = 4, seconds: float = 10.0) -> int:
-    fanout.fan_out(batch_size=1000)
+    fan_out_everything(batch_size=1000)
     return Sender(threads=threads).run(max_seconds=seconds)
 
 
@@ -107,7 +108,7 @@ def test_an_expired_lease_is_sent_again_with_the_same_id(
 ) -> None:
     endpoint = make_endpoint(receiver.url())
     append_payments(1)
-    fanout.fan_out(batch_size=10)
+    fan_out_everything(batch_size=10)
     [claimed] = claim(limit=10, lease_seconds=60)  # a sender that is then killed: nothing recorded
     assert claim(limit=10) == [], "a leased delivery was claimed twice"
 
@@ -163,7 +164,7 @@ def test_a_hanging_receiver_holds_only_its_own_cap(
     append_payments(20)
 
     started = time.monotonic()
-    fanout.fan_out(batch_size=1000)
+    fan_out_everything(batch_size=1000)
     Sender(threads=4).run(max_seconds=1.5)
     assert time.monotonic() - started < 8
     assert fast.deliveries.filter(state=Delivery.State.DELIVERED).count() == 20
@@ -195,7 +196,7 @@ def test_ordered_mode_keeps_a_stream_in_order_and_a_dead_delivery_blocks_only_it
     # A dead delivery blocks the rest of its stream, visibly, and is not skipped.
     stream2 = uuid4()
     first, second = append_payments(2, stream_id=stream2)
-    fanout.fan_out(batch_size=100)
+    fan_out_everything(batch_size=100)
     Delivery.objects.filter(endpoint=endpoint, position=first).update(state=Delivery.State.DEAD)
     deliver()
     assert Delivery.objects.get(endpoint=endpoint, position=second).attempts == 0
@@ -225,7 +226,7 @@ def test_an_erased_customers_personal_data_is_never_sent(
 ) -> None:
     endpoint = make_endpoint(receiver.url(), event_types=["OrderCreated"])
     order_id = placed_order()
-    fanout.fan_out(batch_size=100)
+    fan_out_everything(batch_size=100)
     delivery = endpoint.deliveries.get()
     created = store.load(order_id)[0].event
     dispatch(c.EraseCustomerData(customer_id=created.customer_id), actor=make_user(Role.MANAGER))
@@ -234,3 +235,21 @@ def test_an_erased_customers_personal_data_is_never_sent(
     [body] = receiver.inbox.values()
     assert body["position"] == delivery.position
     assert body["data"]["customer_name"] == ERASED and body["data"]["customer_email"] == ERASED
+
+
+def test_an_event_that_cannot_be_read_fails_alone(
+    receiver: Receiver, make_endpoint: Callable[..., Endpoint]
+) -> None:
+    endpoint = make_endpoint(receiver.url())
+    [good] = append_payments(1)
+    with connection.cursor() as cursor:  # a stored type this release does not know
+        cursor.execute(
+            "INSERT INTO event_log (stream_id, version, event_type, schema_version, payload, metadata)"
+            " VALUES (%s, 1, 'FromTheFuture', 1, '{}', '{}') RETURNING position",
+            [uuid4()],
+        )
+        bad = cursor.fetchone()[0]
+    deliver()
+    assert endpoint.deliveries.get(position=good).state == Delivery.State.DELIVERED
+    poisoned = endpoint.deliveries.get(position=bad)
+    assert poisoned.state == Delivery.State.PENDING and "could not be read" in poisoned.last_error

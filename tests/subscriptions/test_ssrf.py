@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import urllib3
 
-from subscriptions import fanout, ssrf
+from subscriptions import ssrf
 from subscriptions.models import Delivery, Endpoint
 from subscriptions.sender import Sender
-from tests.subscriptions.conftest import append_payments
+from tests.subscriptions.conftest import append_payments, fan_out_everything
 
 REFUSED = [
     "127.0.0.1",
@@ -113,7 +113,7 @@ def test_a_delivery_to_a_private_address_makes_no_connection(
     endpoint = make_endpoint("https://metadata.example.com/latest")
     append_payments(1)
 
-    fanout.fan_out(batch_size=10)
+    fan_out_everything(batch_size=10)
     Sender(threads=1).run(max_seconds=5)
 
     assert connections == []
