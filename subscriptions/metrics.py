@@ -28,6 +28,11 @@ class SubscriptionCollector(Collector):
         failures = GaugeMetricFamily(
             "webhook_endpoint_consecutive_failures", "Failed attempts in a row", labels=["endpoint", "state"]
         )
+        failed = GaugeMetricFamily(
+            "webhook_failed_attempts_last_hour",
+            "Failed delivery attempts in the last hour",
+            labels=["endpoint"],
+        )
         for row in figures:
             name = str(row.endpoint_id)
             for state, count in row.deliveries.items():
@@ -35,4 +40,5 @@ class SubscriptionCollector(Collector):
             lag.add_metric([name], row.lag_seconds)
             fanout.add_metric([name], row.fanout_lag_events)
             failures.add_metric([name, row.state], row.consecutive_failures)
-        yield from (deliveries, lag, fanout, failures)
+            failed.add_metric([name], row.failed_last_hour)
+        yield from (deliveries, lag, fanout, failures, failed)

@@ -17,7 +17,11 @@ SELECT e.id, e.state, e.consecutive_failures,
        (SELECT count(*) FROM event_log l
         WHERE (l.transaction_id, l.position) > (c.transaction_id, c.position)),
        (SELECT count(*) FROM subscriptions_delivery d WHERE d.endpoint_id = e.id AND d.state = 'pending'),
-       (SELECT count(*) FROM subscriptions_delivery d WHERE d.endpoint_id = e.id AND d.state = 'dead')
+       (SELECT count(*) FROM subscriptions_delivery d WHERE d.endpoint_id = e.id AND d.state = 'dead'),
+       (SELECT count(*) FROM subscriptions_deliveryattempt a
+        JOIN subscriptions_delivery d ON d.id = a.delivery_id
+        WHERE d.endpoint_id = e.id AND a.attempted_at > now() - interval '1 hour'
+          AND (a.status_code IS NULL OR a.status_code NOT BETWEEN 200 AND 299))
 FROM subscriptions_endpoint e LEFT JOIN subscriptions_fanoutcursor c ON c.endpoint_id = e.id
 ORDER BY e.created_at
 """
@@ -31,6 +35,7 @@ class EndpointFigures:
     lag_seconds: float
     fanout_lag_events: int
     deliveries: dict[str, int] = field(default_factory=dict)
+    failed_last_hour: int = 0
 
 
 def overview() -> list[EndpointFigures]:
@@ -38,8 +43,10 @@ def overview() -> list[EndpointFigures]:
         cursor.execute(_SQL)
         rows = cursor.fetchall()
     return [
-        EndpointFigures(pk, state, failures, float(lag), int(fan or 0), {"pending": pending, "dead": dead})
-        for pk, state, failures, lag, fan, pending, dead in rows
+        EndpointFigures(
+            pk, state, failures, float(lag), int(fan or 0), {"pending": pending, "dead": dead}, failed_hour
+        )
+        for pk, state, failures, lag, fan, pending, dead, failed_hour in rows
     ]
 
 

@@ -104,8 +104,17 @@ def test_metrics_and_the_dashboard_show_lag_and_failures(
     assert 'id="dashboard-webhooks"' not in support_page
 
     from django.test import Client as Anonymous
+    from django.utils import timezone
+
+    from subscriptions.models import DeliveryAttempt
+
+    failed = endpoint.deliveries.first()
+    DeliveryAttempt.objects.create(
+        delivery=failed, attempted_at=timezone.now(), request_url="u", status_code=503
+    )
 
     metrics = Anonymous().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert f'webhook_deliveries{{endpoint="{endpoint.pk}",state="dead"}} 2.0' in metrics
     assert f'webhook_deliveries{{endpoint="{endpoint.pk}",state="pending"}} 1.0' in metrics
     assert "webhook_delivery_lag_seconds" in metrics
+    assert f'webhook_failed_attempts_last_hour{{endpoint="{endpoint.pk}"}} 1.0' in metrics
