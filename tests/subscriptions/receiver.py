@@ -45,7 +45,9 @@ class Receiver:
         self.received: Counter[str] = Counter()  # key -> requests that passed verification
         self.arrivals: list[tuple[str, float, dict[str, Any]]] = []  # path, monotonic time, body
         self.bad_signatures = 0
+        self.truncated = 0  # requests cut short by a killed sender
         self.hang_seconds = 30.0
+        self.delay_seconds = 0.0  # before every answer: keeps requests in flight (the chaos run)
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -78,7 +80,13 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                expected = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(expected)
+                if len(body) < expected:  # the sender died mid-request: nothing to verify or answer
+                    with receiver.lock:
+                        receiver.truncated += 1
+                    self.close_connection = True
+                    return
                 action = receiver.script.next(self.path)
                 if action == "reset":
                     # SO_LINGER 0: close sends RST, the sender sees a reset connection.
@@ -90,6 +98,8 @@ class Receiver:
                     time.sleep(receiver.hang_seconds)
                     self.close_connection = True
                     return
+                if receiver.delay_seconds:
+                    time.sleep(receiver.delay_seconds)
                 data = receiver._verify(body, dict(self.headers.items()))
                 with receiver.lock:
                     if data is None:

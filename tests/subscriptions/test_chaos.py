@@ -28,7 +28,13 @@ def test_killed_processes_lose_no_delivery(
     receiver: Receiver, make_endpoint: Callable[..., Endpoint]
 ) -> None:
     report = run_chaos(
-        receiver=receiver, make_endpoint=make_endpoint, events=400, endpoints=4, kills=6, timeout=90
+        receiver=receiver,
+        make_endpoint=make_endpoint,
+        events=400,
+        endpoints=4,
+        kills=6,
+        kill_every=2.0,
+        timeout=90,
     )
     check(as_dict(report))
 
