@@ -16,13 +16,13 @@ PY_OK := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c '$(PY_OK)' 2>/dev/null && { command -v $$p; break; }; done)
 PYTEST_ARGS ?=
-BANDIT_TARGETS := config orders projections accounts standby recovery multisite bench
+BANDIT_TARGETS := config orders projections accounts standby recovery multisite subscriptions bench
 
 # One shell line: start (or reuse) the embedded servers for whichever URL is unset and export them.
 # The output is captured first so a failing start aborts instead of eval-ing nothing.
 EMBEDDED_ENV = services_env="$$($(BIN)/python -m config.embedded_services env)"; eval "$$services_env"
 
-.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill multisite-drill bench
+.PHONY: help venv .venv services run test lint check-deploy format stop-services clean standby-drill multisite-drill bench webhook-chaos webhook-bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -61,6 +61,18 @@ run: $(STAMP) ## Migrate, load demo data, run web + Celery worker + beat (Ctrl-C
 # (an exported local/production value would otherwise win); use PYTEST_ARGS=--ds=... to override.
 test: $(STAMP) ## Run the test suite against real PostgreSQL and Redis (PYTEST_ARGS=...)
 	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; exec $(BIN)/pytest $(PYTEST_ARGS)
+
+# The full webhook chaos run (tests/subscriptions/chaos.py): 10,000 events to 20 endpoints while fan-out
+# and sender processes are SIGKILLed 20 times; prints its figures as JSON.
+webhook-chaos: $(STAMP) ## Webhooks under SIGKILL: 10,000 events, 20 endpoints, 20 kills; 0 lost
+	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; WEBHOOK_CHAOS_FULL=1 exec $(BIN)/pytest -q -s \
+		tests/subscriptions/test_chaos.py -k full -p no:cacheprovider
+
+# Webhook figures (tests/subscriptions/test_bench.py): commit -> first attempt at 200 events/s, one
+# sender's deliveries per second, the others' latency while one endpoint times out.
+webhook-bench: $(STAMP) ## Webhook latency and throughput with real processes; prints JSON figures
+	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; WEBHOOK_BENCH=1 exec $(BIN)/pytest -q -s \
+		tests/subscriptions/test_bench.py -p no:cacheprovider
 
 # mypy's Django plugin imports config.settings.test, which reads DATABASE_URL and REDIS_URL; lint runs
 # before any server (CI) and connects to none, so unset ones get addresses nothing listens on.

@@ -17,6 +17,8 @@ RESOURCES = {
     "products": "product-list",
     "daily_sales": "daily-sales",
     "projections": "projection-list",
+    "events": "event-feed",
+    "webhook_endpoints": "webhook-endpoint-list",
     "schema": "schema",
     "docs": "docs",
 }

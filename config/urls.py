@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("projections.api.urls")),
     path("api/", include("orders.api.urls")),
     path("api/", include("recovery.api.urls")),  # customer data erasure (recovery/)
+    path("api/", include("subscriptions.api.urls")),  # webhook endpoints and the event feed
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

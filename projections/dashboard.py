@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 BACKUP_FIGURE: list[Callable[[], BackupRecoveryPoint | None]] = []
 # Multi-site replication's figure, handed in the same way by the multisite app (installed only then).
 REPLICATION_FIGURE: list[Callable[[], ReplicationFigure | None]] = []
+# The webhooks' figure likewise comes from subscriptions (SubscriptionsConfig.ready).
+WEBHOOK_FIGURE: list[Callable[[], WebhookFigure]] = []
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Dashboard:
     orders_week: int | None = None
     sales: SalesComparison | None = None  # money: for those who see sales reports
     replication: ReplicationFigure | None = None  # multi-site only, for those who manage backups
+    webhooks: WebhookFigure | None = None  # for those who manage webhook endpoints
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,21 @@ class ReplicationFigure:
     peer: str
     text: str
     problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookFigure:
+    """Outbound webhooks at a glance: how far behind, how much waits, what is stuck or stopped."""
+
+    endpoints: int
+    stopped: int  # paused or disabled
+    pending: int
+    dead: int
+    worst_lag_seconds: float
+
+    @property
+    def warn(self) -> bool:
+        return bool(self.stopped or self.dead or self.worst_lag_seconds > 60)
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,9 @@ def dashboard_for(user: Any) -> Dashboard | None:
         backup=_backup_figure() if show_backups else None,
         rpo_target=duration_text(settings.BACKUP_RPO_TARGET) if show_backups else None,
         replication=REPLICATION_FIGURE[0]() if show_backups and REPLICATION_FIGURE else None,
+        webhooks=WEBHOOK_FIGURE[0]()
+        if WEBHOOK_FIGURE and user.has_perm("subscriptions.manage_endpoints")
+        else None,
     )
 
 

@@ -307,6 +307,7 @@ CELERY_BROKER_USE_SSL = broker_use_ssl(CELERY_BROKER_URL)
 
 # --- Disaster recovery and personal data at rest (recovery/, SPEC §8) -------------------------------
 INSTALLED_APPS.append("recovery")
+INSTALLED_APPS.append("subscriptions")  # outbound webhooks and the event feed, above the read side
 # Each key is the base64 of 32 random bytes. Empty = not configured: backups are not scheduled and
 # personal data cannot be written. production.py requires both; local.py generates them under var/.
 BACKUP_ENCRYPTION_KEY: str = env.str("BACKUP_ENCRYPTION_KEY", default="")
@@ -349,3 +350,37 @@ MULTISITE_MAX_LAG: float = env.float("MULTISITE_MAX_LAG", default=30.0)
 if SITES:
     INSTALLED_APPS.append("multisite")
     READINESS_CHECKS["replication"] = "multisite.readiness.check_replication"
+
+# --- Outbound subscriptions (subscriptions/): webhooks and the pull feed ------------------------------
+SUBSCRIPTION_FANOUT_BATCH_SIZE: int = env.int("SUBSCRIPTION_FANOUT_BATCH_SIZE", default=1000)
+SUBSCRIPTION_SEND_BATCH_SIZE: int = env.int("SUBSCRIPTION_SEND_BATCH_SIZE", default=64)
+SUBSCRIPTION_SENDER_THREADS: int = env.int("SUBSCRIPTION_SENDER_THREADS", default=16)
+# A claimed delivery not recorded within this many seconds is sent again, with the same webhook-id.
+SUBSCRIPTION_LEASE_SECONDS: float = env.float("SUBSCRIPTION_LEASE_SECONDS", default=30.0)
+SUBSCRIPTION_CONNECT_TIMEOUT: float = env.float("SUBSCRIPTION_CONNECT_TIMEOUT", default=3.0)
+SUBSCRIPTION_READ_TIMEOUT: float = env.float("SUBSCRIPTION_READ_TIMEOUT", default=10.0)
+# Consecutive failed attempts after which an endpoint is paused (the circuit breaker).
+SUBSCRIPTION_BREAKER_THRESHOLD: int = env.int("SUBSCRIPTION_BREAKER_THRESHOLD", default=50)
+# Both secrets sign for this long after a rotation.
+SUBSCRIPTION_SECRET_OVERLAP_HOURS: float = env.float("SUBSCRIPTION_SECRET_OVERLAP_HOURS", default=24.0)
+# Networks a receiver may resolve to although they are not public (development and tests only).
+SUBSCRIPTION_ALLOWED_NETWORKS: list[str] = env.list("SUBSCRIPTION_ALLOWED_NETWORKS", default=[])
+SUBSCRIPTION_REQUIRE_HTTPS: bool = env.bool("SUBSCRIPTION_REQUIRE_HTTPS", default=True)
+SUBSCRIPTION_LOG_RETENTION_DAYS: float = env.float("SUBSCRIPTION_LOG_RETENTION_DAYS", default=30.0)
+# The pull feed's long poll: the longest ?wait= (seconds), under a load balancer's usual idle timeout.
+SUBSCRIPTION_FEED_MAX_WAIT: float = env.float("SUBSCRIPTION_FEED_MAX_WAIT", default=25.0)
+# Who sends: the Celery worker (beat every SUBSCRIPTION_INTERVAL and a nudge on commit; each run sends for
+# a few seconds, beside the projections' tasks), or, with SUBSCRIPTION_CELERY_RUN off, the dedicated
+# process `manage.py run_webhooks` (the Procfile's `webhooks`), which keeps slow receivers off the worker.
+SUBSCRIPTION_CELERY_RUN: bool = env.bool("SUBSCRIPTION_CELERY_RUN", default=True)
+SUBSCRIPTION_NUDGE_ON_COMMIT: bool = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=SUBSCRIPTION_CELERY_RUN)
+SUBSCRIPTION_INTERVAL: float = env.float("SUBSCRIPTION_INTERVAL", default=1.0)
+if SUBSCRIPTION_CELERY_RUN:
+    CELERY_BEAT_SCHEDULE["subscriptions-fan-out-and-send"] = {
+        "task": "subscriptions.tasks.run_subscriptions",
+        "schedule": SUBSCRIPTION_INTERVAL,
+    }
+CELERY_BEAT_SCHEDULE["subscriptions-purge-log"] = {
+    "task": "subscriptions.tasks.purge_delivery_log",
+    "schedule": 3600.0,
+}

@@ -61,3 +61,12 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 # pgserver says at every exit that it leaves the embedded server running, which is the point.
 LOGGING["loggers"] = {"pgserver": {"level": "WARNING"}}
+
+# Receivers on this machine over plain HTTP (a local ERP stub, webhook.site through a tunnel is public).
+SUBSCRIPTION_REQUIRE_HTTPS = env.bool("SUBSCRIPTION_REQUIRE_HTTPS", default=False)
+SUBSCRIPTION_ALLOWED_NETWORKS = env.list("SUBSCRIPTION_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# `make run` starts the dedicated webhook process (Procfile: webhooks) instead.
+SUBSCRIPTION_CELERY_RUN = env.bool("SUBSCRIPTION_CELERY_RUN", default=False)
+SUBSCRIPTION_NUDGE_ON_COMMIT = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=False)
+if not SUBSCRIPTION_CELERY_RUN:
+    CELERY_BEAT_SCHEDULE.pop("subscriptions-fan-out-and-send", None)  # noqa: F405

@@ -19,6 +19,12 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # Tests nudge projections explicitly; the end-to-end worker tests switch the on-commit nudge back on.
 PROJECTION_NUDGE_ON_COMMIT = env.bool("PROJECTION_NUDGE_ON_COMMIT", default=False)
+SUBSCRIPTION_NUDGE_ON_COMMIT = env.bool("SUBSCRIPTION_NUDGE_ON_COMMIT", default=False)
+# The API's fuzzing calls the feed with any ?wait=; the long-poll test raises this again.
+SUBSCRIPTION_FEED_MAX_WAIT = env.float("SUBSCRIPTION_FEED_MAX_WAIT", default=1.0)
+# Test receivers listen on loopback over plain HTTP.
+SUBSCRIPTION_REQUIRE_HTTPS = False
+SUBSCRIPTION_ALLOWED_NETWORKS = env.list("SUBSCRIPTION_ALLOWED_NETWORKS", default=["127.0.0.0/8"])
 # One test database per pytest process, so that several runs on one server do not collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_orders_{os.getpid()}"}  # noqa: F405
 # A Celery worker started by a test reads the test database through this.

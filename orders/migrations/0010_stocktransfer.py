@@ -5,26 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0009_product_stock_db_default'),
+        ("orders", "0009_product_stock_db_default"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StockTransfer',
+            name="StockTransfer",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('sku', models.CharField(max_length=64)),
-                ('units', models.PositiveIntegerField()),
-                ('from_site', models.CharField(max_length=64)),
-                ('to_site', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("sku", models.CharField(max_length=64)),
+                ("units", models.PositiveIntegerField()),
+                ("from_site", models.CharField(max_length=64)),
+                ("to_site", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
             options={
-                'verbose_name': 'stock transfer',
-                'verbose_name_plural': 'stock transfers',
-                'constraints': [models.CheckConstraint(condition=models.Q(('units__gt', 0)), name='stock_transfer_units_positive')],
+                "verbose_name": "stock transfer",
+                "verbose_name_plural": "stock transfers",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("units__gt", 0)), name="stock_transfer_units_positive"
+                    )
+                ],
             },
         ),
     ]

@@ -31,7 +31,13 @@ VISIBLE = {
     "fulfillment": EVERY_STAFF_ROLE,
     "finance": EVERY_STAFF_ROLE | SALES_REPORTS,
     # and the backups of the recovery app, when it is installed (it registers its own admin)
-    "manager": set(CHANGELISTS) | ({"recovery.backuprecord"} if apps.is_installed("recovery") else set()),
+    "manager": set(CHANGELISTS)
+    | ({"recovery.backuprecord"} if apps.is_installed("recovery") else set())
+    | (
+        {"subscriptions.endpoint", "subscriptions.delivery", "subscriptions.redeliveryrequest"}
+        if apps.is_installed("subscriptions")
+        else set()
+    ),
 }
 STAFF = sorted(VISIBLE)
 
