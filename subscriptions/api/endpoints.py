@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
 from config.errors import NotFound
+from config.openapi import errors
 from config.pagination import StrictCursorPagination
 from config.serializers import StrictSerializer
 from orders.events import EVENT_TYPES
@@ -62,6 +63,15 @@ class EndpointPagination(StrictCursorPagination):
     ordering = ("created_at", "id")
 
 
+@extend_schema_view(
+    get=extend_schema(summary="List the webhook endpoints", extensions=errors("permission_denied")),
+    post=extend_schema(
+        summary="Register a webhook endpoint",
+        description="The answer shows the signing secret this once. A URL that resolves to a private, "
+        "loopback or link-local address is refused.",
+        extensions=errors("permission_denied"),
+    ),
+)
 class EndpointListView(generics.ListCreateAPIView):
     serializer_class = EndpointSerializer
     permission_classes = [MANAGE]
@@ -86,6 +96,12 @@ def _endpoint(pk: Any) -> Endpoint:
     return endpoint
 
 
+@extend_schema_view(
+    get=extend_schema(summary="Show a webhook endpoint", extensions=errors("permission_denied")),
+    patch=extend_schema(
+        summary="Change a webhook endpoint (URL, event types, state)", extensions=errors("permission_denied")
+    ),
+)
 class EndpointDetailView(generics.RetrieveUpdateAPIView):
     serializer_class = EndpointSerializer
     permission_classes = [MANAGE]
@@ -104,7 +120,13 @@ class EndpointDetailView(generics.RetrieveUpdateAPIView):
 class RotateSecretView(APIView):
     permission_classes = [MANAGE]
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(
+        summary="Rotate an endpoint's signing secret",
+        description="Both the new and the previous secret sign until `previous_secret_expires_at`.",
+        request=None,
+        responses={200: dict},
+        extensions=errors("permission_denied"),
+    )
     def post(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _endpoint(endpoint_id)
         secret = services.rotate_secret(endpoint)
@@ -157,6 +179,11 @@ class DeliveryQuery(StrictSerializer):
     limit = serializers.CharField(required=False)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="List an endpoint's deliveries, newest first", extensions=errors("permission_denied")
+    )
+)
 class DeliveryListView(generics.ListAPIView):
     serializer_class = DeliverySerializer
     permission_classes = [MANAGE]
@@ -176,7 +203,11 @@ class DeliveryListView(generics.ListAPIView):
 class DeliveryDetailView(APIView):
     permission_classes = [MANAGE]
 
-    @extend_schema(responses=DeliverySerializer)
+    @extend_schema(
+        summary="Show a delivery with its attempts",
+        responses=DeliverySerializer,
+        extensions=errors("permission_denied"),
+    )
     def get(self, request: Request, endpoint_id: Any, delivery_id: int) -> Response:
         delivery = Delivery.objects.filter(endpoint_id=endpoint_id, pk=delivery_id).first()
         if delivery is None:
@@ -213,7 +244,12 @@ class RedeliverView(APIView):
 
     permission_classes = [REDELIVER]
 
-    @extend_schema(request=RedeliverRequest, responses={202: dict})
+    @extend_schema(
+        summary="Redeliver one delivery, a range of positions, or every failure since a time",
+        request=RedeliverRequest,
+        responses={202: dict},
+        extensions=errors("permission_denied"),
+    )
     def post(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _endpoint(endpoint_id)
         asked = RedeliverRequest(data=request.data)

@@ -13,6 +13,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.permissions import rule_permission
+from config.openapi import errors
 from config.serializers import StrictSerializer
 from subscriptions import feed
 
@@ -38,7 +39,9 @@ class EventFeedView(APIView):
     permission_classes = [rule_permission("subscriptions.read_event_feed")]
 
     @extend_schema(
+        summary="Read the event log after a position, in commit order",
         parameters=[FeedQuery],
+        extensions=errors("permission_denied"),
         responses=inline_serializer(
             "EventFeedPage",
             {
