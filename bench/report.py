@@ -397,6 +397,30 @@ def _seed_table(r: dict[str, Any]) -> list[str]:
             f"| {_n(a['p99'])} | {_n(a['failures'])} | {_n(_get(step, 'memory', 'node_pss_mb'))} "
             f"| {_n(100 * (step.get('loadgen_cpu_share') or 0))} % |"
         )
+    return lines + _seed_cpu_table(seed["steps"])
+
+
+def _seed_cpu_table(steps: dict[str, Any]) -> list[str]:
+    """Where each step's CPU went (bench/cpu.py): what explains the capacity on this machine."""
+    measured = {users: step["cpu"] for users, step in steps.items() if step.get("cpu")}
+    if not measured:
+        return []
+    tiers = ("web", "worker", "postgres", "redis", "loadgen", "other")
+    lines = [
+        "",
+        "CPU of each step's measured window (ms of CPU per request, by tier; the machine's busy share of "
+        "all its cores):",
+        "",
+        "| users | busy | all | " + " | ".join(tiers) + " |",
+        "|---|---|---|" + "---|" * len(tiers),
+    ]
+    for users, c in measured.items():
+        per = c.get("ms_per_request") or {}
+        lines.append(
+            f"| {users} | {_n(100 * (c.get('busy_share') or 0))} % | {_n(c.get('busy_ms_per_request'), 1)} | "
+            + " | ".join(_n(per.get(tier), 1) for tier in tiers)
+            + " |"
+        )
     return lines
 
 
