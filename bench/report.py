@@ -543,11 +543,13 @@ def write(results: dict[str, Any], directory: Path, stamp: str) -> dict[str, Pat
 
 
 def median(runs: list[Any]) -> Any:
-    """The median of every number across runs (for two runs, their mean); other values from the first."""
+    """The median of every number across the runs that have it (for two runs, their mean); other values
+    from the first. A phase run alone (``--only``) joins the median of the full runs it is given with."""
     first = runs[0]
     if isinstance(first, dict):
+        keys = list(dict.fromkeys(key for run in runs if isinstance(run, dict) for key in run))
         return {
-            key: median([run[key] for run in runs if isinstance(run, dict) and key in run]) for key in first
+            key: median([run[key] for run in runs if isinstance(run, dict) and key in run]) for key in keys
         }
     if isinstance(first, list) and all(isinstance(run, list) and len(run) == len(first) for run in runs):
         return [median([run[i] for run in runs]) for i in range(len(first))]
