@@ -129,7 +129,10 @@ class Node:
             for role, process in [(f"{name} main", root)] + [
                 (name, p) for p in root.children(recursive=True)
             ]:
-                info = process.memory_full_info()
+                try:
+                    info = process.memory_full_info()
+                except psutil.NoSuchProcess:  # a web worker recycled (max_requests) meanwhile
+                    continue
                 processes.append(
                     {
                         "role": role,

@@ -397,6 +397,30 @@ def _seed_table(r: dict[str, Any]) -> list[str]:
             f"| {_n(a['p99'])} | {_n(a['failures'])} | {_n(_get(step, 'memory', 'node_pss_mb'))} "
             f"| {_n(100 * (step.get('loadgen_cpu_share') or 0))} % |"
         )
+    return lines + _seed_cpu_table(seed["steps"])
+
+
+def _seed_cpu_table(steps: dict[str, Any]) -> list[str]:
+    """Where each step's CPU went (bench/cpu.py): what explains the capacity on this machine."""
+    measured = {users: step["cpu"] for users, step in steps.items() if step.get("cpu")}
+    if not measured:
+        return []
+    tiers = ("web", "worker", "postgres", "redis", "loadgen", "other")
+    lines = [
+        "",
+        "CPU of each step's measured window (ms of CPU per request, by tier; the machine's busy share of "
+        "all its cores):",
+        "",
+        "| users | busy | all | " + " | ".join(tiers) + " |",
+        "|---|---|---|" + "---|" * len(tiers),
+    ]
+    for users, c in measured.items():
+        per = c.get("ms_per_request") or {}
+        lines.append(
+            f"| {users} | {_n(100 * (c.get('busy_share') or 0))} % | {_n(c.get('busy_ms_per_request'), 1)} | "
+            + " | ".join(_n(per.get(tier), 1) for tier in tiers)
+            + " |"
+        )
     return lines
 
 
@@ -519,11 +543,13 @@ def write(results: dict[str, Any], directory: Path, stamp: str) -> dict[str, Pat
 
 
 def median(runs: list[Any]) -> Any:
-    """The median of every number across runs (for two runs, their mean); other values from the first."""
+    """The median of every number across the runs that have it (for two runs, their mean); other values
+    from the first. A phase run alone (``--only``) joins the median of the full runs it is given with."""
     first = runs[0]
     if isinstance(first, dict):
+        keys = list(dict.fromkeys(key for run in runs if isinstance(run, dict) for key in run))
         return {
-            key: median([run[key] for run in runs if isinstance(run, dict) and key in run]) for key in first
+            key: median([run[key] for run in runs if isinstance(run, dict) and key in run]) for key in keys
         }
     if isinstance(first, list) and all(isinstance(run, list) and len(run) == len(first) for run in runs):
         return [median([run[i] for run in runs]) for i in range(len(first))]
