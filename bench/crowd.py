@@ -3,9 +3,9 @@
 Each step is one Locust run (``bench/locust_crowd.py``: shoppers and staff with think time, 80 % reads)
 against a node started for this phase with the production throttles (not the raised ones of the
 closed-loop phases: people with think time stay far below them) and the connection and file limits of
-docs/deployment.md. After each step the node's memory (PSS) is read, and where the step's CPU went
-(``bench/cpu.py``: the machine's busy share, each tier's milliseconds per request). The capacity at the
-SLO is the largest user count whose mean latency stays within it.
+docs/deployment.md. After each step the node's memory (PSS) is read; where the step's CPU went comes
+with every Locust run (``bench.http.run_locust``, ``bench/cpu.py``). The capacity at the SLO is the
+largest user count whose mean latency stays within it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cpu
 from bench.http import run_locust
 from bench.node import Node
 
@@ -42,8 +41,6 @@ def run(
         for users in steps:
             print(f"  {users} users", flush=True)
             started = time.monotonic()
-            meter = cpu.StepMeter(start_after=users / spawn_rate, seconds=seconds)
-            meter.start()
             step = run_locust(
                 url=node.url,
                 scenario="crowd",
@@ -57,7 +54,6 @@ def run(
                 env={"CROWD_THINK_S": str(think_s)},
             )
             step["wall_s"] = time.monotonic() - started
-            step["cpu"] = meter.result(requests=step["all"]["rps"] * seconds)
             step["memory"] = node.memory()
             results["steps"][str(users)] = step
             (folder / "steps.json").write_text(json.dumps(results, indent=2, default=str))

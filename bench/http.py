@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = Path(sys.executable).parent / "locust"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+LOCUST_START_S = 1.0  # from the process start to its first request, about
 
 # scenario -> Locust user class (bench/locustfile.py)
 SCENARIOS = {
@@ -80,12 +83,16 @@ def run_locust(
             preexec_fn=raise_open_files_limit,  # one socket per user
         )
         started = time.monotonic()
+        # Locust's start-up (about a second) is left out of the CPU window, as the statistics leave it out.
+        meter = cpu.StepMeter(start_after=ramp + LOCUST_START_S, seconds=max(seconds - LOCUST_START_S, 1.0))
+        meter.start()
         cpu_seconds = _wait(process, timeout=seconds + ramp + 60)
     if process.returncode != 0:
         raise RuntimeError(f"locust {scenario} x{users} exited with {process.returncode}; see {prefix}.log")
     result = _parse(Path(f"{prefix}_stats.csv"))
     result["loadgen_cpu_s"] = cpu_seconds
     result["loadgen_cpu_share"] = cpu_seconds / max(time.monotonic() - started, 1e-9)  # of one core
+    result["cpu"] = meter.result(requests=result["all"]["rps"] * meter.seconds)
     return result
 
 

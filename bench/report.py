@@ -356,7 +356,13 @@ def _http_table(r: dict[str, Any]) -> list[str]:
                 f"| {_n(a['p50'])} | {_n(a['p95'])} | {_n(a['p99'])} | {_n(a['failures'])} "
                 f"| {_n(run.get('loadgen_cpu_s'), 1)} |"
             )
-    return lines
+    measured = [
+        (f"{SCENARIO_TITLES.get(scenario, scenario)} | {users}", run["cpu"])
+        for scenario, runs in http.items()
+        for users, run in runs.items()
+        if run.get("cpu")
+    ]
+    return lines + _cpu_table("scenario | clients", measured)
 
 
 def _peer_table(r: dict[str, Any]) -> list[str]:
@@ -397,27 +403,29 @@ def _seed_table(r: dict[str, Any]) -> list[str]:
             f"| {_n(a['p99'])} | {_n(a['failures'])} | {_n(_get(step, 'memory', 'node_pss_mb'))} "
             f"| {_n(100 * (step.get('loadgen_cpu_share') or 0))} % |"
         )
-    return lines + _seed_cpu_table(seed["steps"])
+    measured = [(users, step["cpu"]) for users, step in seed["steps"].items() if step.get("cpu")]
+    return lines + _cpu_table("users", measured)
 
 
-def _seed_cpu_table(steps: dict[str, Any]) -> list[str]:
-    """Where each step's CPU went (bench/cpu.py): what explains the capacity on this machine."""
-    measured = {users: step["cpu"] for users, step in steps.items() if step.get("cpu")}
+def _cpu_table(heading: str, measured: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Where each run's CPU went (bench/cpu.py): the machine's busy share of all its cores and the CPU
+    per request of each tier. On a machine whose cores are all busy, this is what sets the throughput."""
     if not measured:
         return []
     tiers = ("web", "worker", "postgres", "redis", "loadgen", "other")
+    columns = heading.count("|") + 1
     lines = [
         "",
-        "CPU of each step's measured window (ms of CPU per request, by tier; the machine's busy share of "
-        "all its cores):",
+        "Where the CPU went in each measured window (ms of CPU per request; busy: of all the machine's "
+        "cores):",
         "",
-        "| users | busy | all | " + " | ".join(tiers) + " |",
-        "|---|---|---|" + "---|" * len(tiers),
+        f"| {heading} | busy | all | " + " | ".join(tiers) + " |",
+        "|---" * (columns + 2 + len(tiers)) + "|",
     ]
-    for users, c in measured.items():
+    for label, c in measured:
         per = c.get("ms_per_request") or {}
         lines.append(
-            f"| {users} | {_n(100 * (c.get('busy_share') or 0))} % | {_n(c.get('busy_ms_per_request'), 1)} | "
+            f"| {label} | {_n(100 * (c.get('busy_share') or 0))} % | {_n(c.get('busy_ms_per_request'), 1)} | "
             + " | ".join(_n(per.get(tier), 1) for tier in tiers)
             + " |"
         )
