@@ -29,6 +29,7 @@ from locust import FastHttpUser, task
 
 FIXTURES: dict[str, Any] = json.loads(Path(os.environ["BENCH_FIXTURES"]).read_text())
 THINK_S = float(os.environ.get("CROWD_THINK_S", "20"))
+CONSISTENCY_HEADER = "X-Consistency-Token"
 ADDRESS = {
     "name": "Ada Lovelace",
     "line1": "12 Analytical Row",
@@ -47,6 +48,7 @@ KNOWN: list[str] = list(FIXTURES.get("order_ids", []))  # orders anyone on the s
 class Person(FastHttpUser):
     abstract = True
     token = ""  # nosec B105  # set in on_start from the fixtures
+    consistency = ""  # the X-Consistency-Token of this person's last command
 
     def wait_time(self) -> float:
         return rng.expovariate(1 / THINK_S)
@@ -60,11 +62,16 @@ class Person(FastHttpUser):
         return {"Authorization": f"Token {self.token}", "Accept": "application/json", **extra}
 
     def get(self, path: str, name: str) -> Any:
-        return self.client.get(path, headers=self.headers(), name=name)
+        # Read-your-writes as the API guide tells a client: send the token of this person's last command,
+        # so a read never answers from before it (without it, an order just created may be a 404).
+        extra = {CONSISTENCY_HEADER: self.consistency} if self.consistency else {}
+        return self.client.get(path, headers=self.headers(**extra), name=name)
 
     def post(self, path: str, body: dict[str, Any], name: str) -> Any:
         headers = self.headers(**{"Idempotency-Key": uuid.uuid4().hex})
-        return self.client.post(path, json=body, headers=headers, name=name)
+        answer = self.client.post(path, json=body, headers=headers, name=name)
+        self.consistency = answer.headers.get(CONSISTENCY_HEADER) or self.consistency
+        return answer
 
     @task(1)
     def products(self) -> None:

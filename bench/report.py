@@ -581,6 +581,11 @@ def main(argv: list[str]) -> int:
         runs = [json.loads(Path(path).read_text()) for path in argv[1:]]
         merged = median(runs)
         merged["environment"]["runs"] = [run["environment"] for run in runs]
+        # A phase that failed in one run but ran in another is in the median; only the rest is an error.
+        failed = {k: v for run in runs for k, v in (run.get("errors") or {}).items() if not merged.get(k)}
+        merged.pop("errors", None)
+        if failed:
+            merged["errors"] = failed
         stamp = Path(argv[1]).stem + "-median"
         paths = write(merged, RESULTS, stamp)
         print(paths["md"].read_text())
