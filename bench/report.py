@@ -586,6 +586,10 @@ def main(argv: list[str]) -> int:
         merged.pop("errors", None)
         if failed:
             merged["errors"] = failed
+        if _get(merged, "seed", "steps"):  # the capacity of the median steps, not a median of capacities
+            from bench.crowd import capacity
+
+            merged["seed"]["capacity_at_slo"] = capacity(merged["seed"]["steps"])
         stamp = Path(argv[1]).stem + "-median"
         paths = write(merged, RESULTS, stamp)
         print(paths["md"].read_text())
