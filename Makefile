@@ -68,12 +68,6 @@ webhook-chaos: $(STAMP) ## Webhooks under SIGKILL: 10,000 events, 20 endpoints, 
 	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; WEBHOOK_CHAOS_FULL=1 exec $(BIN)/pytest -q -s \
 		tests/subscriptions/test_chaos.py -k full -p no:cacheprovider
 
-# Webhook figures (tests/subscriptions/test_bench.py): commit -> first attempt at 200 events/s, one
-# sender's deliveries per second, the others' latency while one endpoint times out.
-webhook-bench: $(STAMP) ## Webhook latency and throughput with real processes; prints JSON figures
-	@set -e; $(EMBEDDED_ENV); unset DJANGO_SETTINGS_MODULE; WEBHOOK_BENCH=1 exec $(BIN)/pytest -q -s \
-		tests/subscriptions/test_bench.py -p no:cacheprovider
-
 # mypy's Django plugin imports config.settings.test, which reads DATABASE_URL and REDIS_URL; lint runs
 # before any server (CI) and connects to none, so unset ones get addresses nothing listens on.
 LINT_ENV := DATABASE_URL="$${DATABASE_URL:-postgres://lint@127.0.0.1:1/lint}" \
@@ -122,6 +116,11 @@ $(BENCH_STAMP): requirements.txt bench/requirements.txt | $(BENCH_VENV)/bin/pyth
 # A few minutes on 2 cores; measure on a quiet machine (BENCH_ARGS="--wait-quiet 20" waits for one).
 bench: $(BENCH_STAMP) ## Benchmarks against SPEC §9 into bench/results/ (BENCH_ARGS=--quick to try it out)
 	@unset DJANGO_SETTINGS_MODULE; exec $(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# The bench's webhooks phase alone (bench/phases/webhooks.py): commit -> first attempt at 200 events/s,
+# one sender's deliveries per second, the others' latency while one endpoint times out; into bench/results/.
+webhook-bench: $(BENCH_STAMP) ## Webhook latency and throughput with real processes (make bench's webhooks phase)
+	@unset DJANGO_SETTINGS_MODULE; exec $(BENCH_VENV)/bin/python -m bench --only webhooks $(BENCH_ARGS)
 
 stop-services: ## Stop the embedded PostgreSQL/Redis
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m config.embedded_services stop; fi

@@ -109,7 +109,7 @@ def checks(r: dict[str, Any]) -> list[Check]:
         result.append(
             _check(f"{title}, 32 clients", "≥ 1,500 req/s", reads.get("rps"), "req/s", lambda v: v >= 1500)
         )
-    result += _ratio_checks(r) + _seed_checks(r)
+    result += _ratio_checks(r) + _seed_checks(r) + _webhook_checks(r)
     lag = _get(r, "lag") or {}
     # The figure only counts if the writers kept up the rate: a slower write rate makes a smaller lag.
     kept_up = lag.get("achieved_rate", 0) >= 0.95 * lag.get("target_rate", 300)
@@ -236,6 +236,60 @@ def _seed_checks(r: dict[str, Any]) -> list[Check]:
     ]
 
 
+def _webhook_checks(r: dict[str, Any]) -> list[Check]:
+    """Webhooks (bench/phases/webhooks.py): a latency only counts if the writer kept up the rate."""
+    latency = _get(r, "webhooks", "latency") or {}
+    isolation = _get(r, "webhooks", "isolation") or {}
+
+    def rate(figures: dict[str, Any]) -> tuple[bool, str]:
+        achieved, target = figures.get("achieved_rate"), figures.get("target_rate")
+        if not achieved or not target:
+            return True, ""
+        kept_up = achieved >= 0.95 * target
+        return kept_up, f"writing at {achieved:.0f} events/s" + ("" if kept_up else ", short of the rate")
+
+    latency_ok, latency_note = rate(latency)
+    isolation_ok, isolation_note = rate(isolation)
+    timeout = _get(r, "webhooks", "read_timeout_s")
+    notes = [f"the 5th endpoint times out after {timeout:.0f} s"] if timeout else []
+    isolation_note = ", ".join(notes + ([isolation_note] if isolation_note else []))
+    return [
+        _check(
+            f"webhooks: commit → first attempt p95 at {latency.get('target_rate', 200):.0f} events/s",
+            "≤ 1 s",
+            latency.get("p95_s"),
+            "s",
+            lambda v: v <= 1.0 and latency_ok,
+            latency_note,
+        ),
+        _check(
+            f"webhooks: commit → first attempt p99 at {latency.get('target_rate', 200):.0f} events/s",
+            "≤ 3 s",
+            latency.get("p99_s"),
+            "s",
+            lambda v: v <= 3.0 and latency_ok,
+        ),
+        _check(
+            "webhooks: deliveries/s of one sender process",
+            "≥ 300 deliveries/s",
+            _get(r, "webhooks", "throughput", "deliveries_per_s"),
+            "deliveries/s",
+            lambda v: v >= 300,
+            f"{_get(r, 'webhooks', 'throughput', 'sender_threads')} threads"
+            if _get(r, "webhooks", "throughput", "sender_threads")
+            else "",
+        ),
+        _check(
+            "webhooks: the others' p95 while one endpoint times out",
+            "≤ 1.5 s",
+            isolation.get("p95_s"),
+            "s",
+            lambda v: v <= 1.5 and isolation_ok,
+            isolation_note,
+        ),
+    ]
+
+
 def _n(value: Any, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -258,12 +312,12 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for c in checks(r):
-        digits = 2 if c.unit == "x" else 0
+        digits = 2 if c.unit in ("x", "s") else 0
         met = "-" if c.met is None else ("yes" if c.met else "**no**")
         note = f" ({c.note})" if c.note else ""
         lines.append(f"| {c.what} | {c.target} | {_n(c.value, digits)} {c.unit}{note} | {met} |")
     lines += _append_tables(r) + _bus_table(r) + _http_table(r) + _peer_table(r) + _seed_table(r)
-    lines += _projection_tables(r) + _memory_table(r)
+    lines += _projection_tables(r) + _webhooks_table(r) + _memory_table(r)
     for phase, error in (r.get("errors") or {}).items():
         lines += ["", f"**{phase} failed:** {error.splitlines()[0] if error else ''}"]
     return "\n".join(lines) + "\n"
@@ -484,6 +538,26 @@ def _projection_tables(r: dict[str, Any]) -> list[str]:
             f"{_n(rebuild['read_side_events_per_s'])} events/s.",
         ]
     return lines
+
+
+def _webhooks_table(r: dict[str, Any]) -> list[str]:
+    hooks = r.get("webhooks")
+    if not hooks:
+        return []
+    latency, isolation, through = hooks["latency"], hooks["isolation"], hooks["throughput"]
+    bad = sum(part.get("bad_signatures", 0) for part in (latency, isolation, through))
+    return [
+        "",
+        "**Webhooks** (a fan-out, a sender and a receiver, each a process of its own; commit → first "
+        "attempt, s): "
+        f"at {_n(latency['achieved_rate'])} events/s to one endpoint p50 {_n(latency['p50_s'], 2)}, "
+        f"p95 {_n(latency['p95_s'], 2)}, p99 {_n(latency['p99_s'], 2)} ({latency['deliveries']} deliveries); "
+        f"one sender process ({through['sender_threads']} threads) {_n(through['deliveries_per_s'])} "
+        f"deliveries/s over {_n(through['deliveries'])}; with one endpoint timing out "
+        f"({_n(hooks.get('read_timeout_s'))} s, {isolation['slow_attempted']} attempts to it), the other "
+        f"four at {_n(isolation['achieved_rate'])} events/s p50 {_n(isolation['p50_s'], 2)}, "
+        f"p95 {_n(isolation['p95_s'], 2)}, p99 {_n(isolation['p99_s'], 2)}; {bad} bad signatures.",
+    ]
 
 
 def _memory_table(r: dict[str, Any]) -> list[str]:

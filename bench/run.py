@@ -1,10 +1,10 @@
 """``python -m bench [--quick] [--wait-quiet MINUTES]``: run every phase, write ``bench/results/``.
 
-Order: databases (a fresh ``bench_<pid>``, migrated, and two copies of it made before anything is
+Order: databases (a fresh ``bench_<pid>``, migrated, and three copies of it made before anything is
 written) → appends in the first copy → users and products → the command bus → the node (gunicorn,
 Celery worker, beat) → HTTP with Locust → projection lag → memory → node stopped → rebuild in the second
-copy. Whatever happens, the node is stopped, the bench databases are dropped, and embedded servers
-this run started are stopped again.
+copy → webhooks (fan-out, sender and receiver processes) in the third. Whatever happens, the node is
+stopped, the bench databases are dropped, and embedded servers this run started are stopped again.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ class Sizes:
     seed_seconds: float = 60.0
     seed_spawn_rate: float = 500.0
     seed_think_s: float = 20.0
+    webhook_rate: float = 200.0
+    webhook_seconds: float = 20.0
+    webhook_events: int = 2_500  # to each of 4 endpoints
+    webhook_slow_rate: float = 50.0
+    webhook_slow_seconds: float = 20.0
 
 
 QUICK = Sizes(
@@ -66,6 +71,9 @@ QUICK = Sizes(
     rebuild_events=5_000,
     seed_users=(500, 2_000),
     seed_seconds=15.0,
+    webhook_seconds=5.0,
+    webhook_events=500,
+    webhook_slow_seconds=5.0,
 )
 
 
@@ -102,20 +110,29 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-# memory is read when the node stops; "seed" is the seed's 10,000-user table (bench/crowd.py)
-PHASES = ("append", "bus", "http", "lag", "seed", "rebuild")
+# memory is read when the node stops; "seed" is the seed's 10,000-user table (bench/crowd.py);
+# "webhooks" is the fan-out, a sender and a receiver as processes of their own (bench/phases/webhooks.py)
+PHASES = ("append", "bus", "http", "lag", "seed", "rebuild", "webhooks")
+# Webhook receivers on loopback, reached over HTTP, and the dedicated webhook processes instead of Celery.
+WEBHOOK_ENV = {
+    "SUBSCRIPTION_ALLOWED_NETWORKS": "127.0.0.0/8",
+    "SUBSCRIPTION_REQUIRE_HTTPS": "false",
+    "SUBSCRIPTION_CELERY_RUN": "false",
+    "SUBSCRIPTION_NUDGE_ON_COMMIT": "false",
+}
 
 
 def run_all(sizes: Sizes, scratch: Path, results: dict[str, Any], *, only: frozenset[str]) -> None:
     found = services.start()
-    main_db, append_db, rebuild_db = (services.bench_database_name(s) for s in ("", "append", "rebuild"))
+    names = ("", "append", "rebuild", "webhooks")
+    main_db, append_db, rebuild_db, webhooks_db = (services.bench_database_name(s) for s in names)
     node: Node | None = None
     try:
         services.drop_stale_databases(found.server_url)
         services.create_database(found.server_url, main_db)
         env = node_env(found, main_db, scratch)
         _run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env)
-        for copy in (append_db, rebuild_db):  # copies of the migrated, still empty database
+        for copy in (append_db, rebuild_db, webhooks_db):  # copies of the migrated, still empty database
             services.create_database(found.server_url, copy, template=main_db)
 
         if "append" in only:
@@ -154,10 +171,22 @@ def run_all(sizes: Sizes, scratch: Path, results: dict[str, Any], *, only: froze
             rebuild_env = node_env(found, rebuild_db, scratch)
             events = sizes.rebuild_events
             guarded(results, "rebuild", lambda: phase("rebuild", rebuild_env, scratch, events=events))
+
+        if "webhooks" in only:  # after the node has stopped: its worker would compete for the CPU
+            step("webhooks")
+            hooks_env = {**node_env(found, webhooks_db, scratch), **WEBHOOK_ENV}
+            hooks = {
+                "rate": sizes.webhook_rate,
+                "seconds": sizes.webhook_seconds,
+                "events": sizes.webhook_events,
+                "slow_rate": sizes.webhook_slow_rate,
+                "slow_seconds": sizes.webhook_slow_seconds,
+            }
+            guarded(results, "webhooks", lambda: phase("webhooks", hooks_env, scratch, **hooks))
     finally:
         if node is not None:
             node.stop()
-        for name in (main_db, append_db, rebuild_db):
+        for name in (main_db, append_db, rebuild_db, webhooks_db):
             try:
                 services.drop_database(found.server_url, name)
             except Exception as exc:  # the others must still be dropped

@@ -9,37 +9,16 @@ instead of surfacing as a failed decryption.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import secrets
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
-KEY_BYTES = 32
-GENERATE_HINT = "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
+from config.keys import KEY_BYTES, parse_key  # parse_key is used from here too (checks, tests)
 
 
 def generate_key() -> str:
     return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
-
-
-def parse_key(value: str, *, name: str) -> bytes:
-    """Decode a key given as base64 (standard or URL-safe alphabet); raise a clear error otherwise."""
-    value = (value or "").strip()
-    if not value:
-        raise ImproperlyConfigured(
-            f"{name} is not set: give it the base64 of 32 random bytes ({GENERATE_HINT})"
-        )
-    try:
-        raw = base64.b64decode(value.translate(str.maketrans("-_", "+/")), validate=True)
-    except (binascii.Error, ValueError):
-        raise ImproperlyConfigured(
-            f"{name} is not valid base64 (expected the base64 of 32 random bytes)"
-        ) from None
-    if len(raw) != KEY_BYTES:
-        raise ImproperlyConfigured(f"{name} must decode to {KEY_BYTES} bytes, not {len(raw)}")
-    return raw
 
 
 def key_id(key: bytes, *, purpose: str) -> str:

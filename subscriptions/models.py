@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import TransactionIdField
+from subscriptions.fields import SealedSecretField
 
 PAYLOAD_VERSIONS = ((1, "1"),)
 
@@ -31,9 +32,10 @@ class Endpoint(models.Model):
     # Event types delivered; empty = every type.
     event_types = models.JSONField(default=list, blank=True)
     payload_version = models.PositiveSmallIntegerField(choices=PAYLOAD_VERSIONS, default=1)
-    secret = models.CharField(max_length=100)
+    # Sealed in the database under a key derived from FIELD_ENCRYPTION_KEY (subscriptions.sealing).
+    secret = SealedSecretField(max_length=200)
     # The secret before the last rotation: it signs as well until previous_secret_expires_at.
-    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret = SealedSecretField(max_length=200, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     state_reason = models.CharField(max_length=300, blank=True)

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint, RedeliveryRequest
 
@@ -58,7 +59,7 @@ def redeliver_one(delivery: Delivery, *, actor: Any) -> int:
 @transaction.atomic
 def redeliver_range(endpoint: Endpoint, *, first: int, last: int, actor: Any) -> int:
     if last < first or last - first >= MAX_RANGE:
-        raise RangeTooLarge(f"a range of 1 to {MAX_RANGE} positions")
+        raise RangeTooLarge(gettext("a range of 1 to %(max)s positions") % {"max": MAX_RANGE})
     count = _reset(endpoint.deliveries.filter(position__gte=first, position__lte=last))
     with connection.cursor() as cursor:
         types = list(endpoint.event_types)

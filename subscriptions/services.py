@@ -36,6 +36,19 @@ def rotate_secret(endpoint: Endpoint, *, overlap_hours: float | None = None) -> 
     return new
 
 
+def reseal_secrets() -> int:
+    """Seal every endpoint's secrets again under the current FIELD_ENCRYPTION_KEY: after a master-key
+    rotation, before the old key leaves FIELD_ENCRYPTION_OLD_KEYS. Rows are locked while they are
+    rewritten, so a secret rotated meanwhile is not overwritten with the one read before it."""
+    with transaction.atomic():
+        endpoints = list(Endpoint.objects.select_for_update().only("id", "secret", "previous_secret"))
+        for endpoint in endpoints:
+            Endpoint.objects.filter(pk=endpoint.pk).update(
+                secret=endpoint.secret, previous_secret=endpoint.previous_secret
+            )
+    return len(endpoints)
+
+
 def set_state(endpoint: Endpoint, state: str, *, reason: str = "") -> None:
     """Pause, resume or disable. Resuming clears the failure count: the breaker starts afresh, and the
     backlog (pending deliveries, and the log after the kept cursor) drains from where it stopped."""

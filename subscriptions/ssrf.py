@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
@@ -46,19 +47,19 @@ def refused_reason(address: IPAddress) -> str | None:
         if address in ipaddress.ip_network("64:ff9b::/96"):  # NAT64 to an IPv4 address
             return refused_reason(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
-        return "a carrier-grade NAT address"
+        return gettext("a carrier-grade NAT address")
     for label, flag in (
-        ("a loopback address", address.is_loopback),
-        ("a link-local address", address.is_link_local),
-        ("a multicast address", address.is_multicast),
-        ("an unspecified address", address.is_unspecified),
-        ("a private address", address.is_private),
-        ("a reserved address", address.is_reserved),
+        (gettext("a loopback address"), address.is_loopback),
+        (gettext("a link-local address"), address.is_link_local),
+        (gettext("a multicast address"), address.is_multicast),
+        (gettext("an unspecified address"), address.is_unspecified),
+        (gettext("a private address"), address.is_private),
+        (gettext("a reserved address"), address.is_reserved),
     ):
         if flag:
             return label
     if not address.is_global:
-        return "not a public address"
+        return gettext("not a public address")
     return None
 
 
@@ -72,17 +73,21 @@ def check_url(url: str) -> tuple[str, str, int, str]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or (scheme == "http" and settings.SUBSCRIPTION_REQUIRE_HTTPS):
-        raise UnsafeDestination("the URL must use https")
+        raise UnsafeDestination(gettext("the URL must use https"))
     if not parts.hostname:
-        raise UnsafeDestination("the URL has no host")
+        raise UnsafeDestination(gettext("the URL has no host"))
     if parts.username or parts.password:
-        raise UnsafeDestination("the URL may not carry credentials")
+        raise UnsafeDestination(gettext("the URL may not carry credentials"))
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
-        raise UnsafeDestination("the URL's port is invalid") from exc
+        raise UnsafeDestination(gettext("the URL's port is invalid")) from exc
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return scheme, parts.hostname, port, target
+
+
+def _unresolved(host: str) -> str:
+    return gettext("the host %(host)s does not resolve") % {"host": repr(host)}
 
 
 # The system's resolver; tests put a fake one here.
@@ -95,12 +100,15 @@ def resolve(url: str) -> Destination:
     try:
         infos = resolver(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise UnsafeDestination(f"the host {host!r} does not resolve") from exc
+        raise UnsafeDestination(_unresolved(host)) from exc
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
-        raise UnsafeDestination(f"the host {host!r} does not resolve")
+        raise UnsafeDestination(_unresolved(host))
     for address in addresses:  # every answer: a round-robin name with one private address is refused
         reason = None if _allowed(address) else refused_reason(address)
         if reason is not None:
-            raise UnsafeDestination(f"the host {host!r} resolves to {reason} ({address})")
+            raise UnsafeDestination(
+                gettext("the host %(host)s resolves to %(reason)s (%(address)s)")
+                % {"host": repr(host), "reason": reason, "address": address}
+            )
     return Destination(scheme, host, port, str(addresses[0]), target)

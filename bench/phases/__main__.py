@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 parser = argparse.ArgumentParser(prog="python -m bench.phases")
-parser.add_argument("name", choices=["append", "fixtures", "crowd", "bus", "settle", "lag", "rebuild"])
+parser.add_argument(
+    "name", choices=["append", "fixtures", "crowd", "bus", "settle", "lag", "rebuild", "webhooks"]
+)
 parser.add_argument("--params", default="{}", help="the phase's parameters as JSON")
 parser.add_argument("--out", required=True, type=Path, help="where to write the result (JSON)")
 args = parser.parse_args()

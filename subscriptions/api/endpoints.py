@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -92,7 +93,7 @@ class EndpointListView(generics.ListCreateAPIView):
 def _endpoint(pk: Any) -> Endpoint:
     endpoint = Endpoint.objects.select_related("owner").filter(pk=pk).first()
     if endpoint is None:
-        raise NotFound("no such endpoint")
+        raise NotFound(gettext("no such endpoint"))
     return endpoint
 
 
@@ -211,7 +212,7 @@ class DeliveryDetailView(APIView):
     def get(self, request: Request, endpoint_id: Any, delivery_id: int) -> Response:
         delivery = Delivery.objects.filter(endpoint_id=endpoint_id, pk=delivery_id).first()
         if delivery is None:
-            raise NotFound("no such delivery")
+            raise NotFound(gettext("no such delivery"))
         attempts = delivery.log.all()[:50]
         return Response(
             {**DeliverySerializer(delivery).data, "log": AttemptSerializer(attempts, many=True).data}
@@ -232,10 +233,16 @@ class RedeliverRequest(StrictSerializer):
         ]
         if sum(kinds) != 1:
             raise serializers.ValidationError(
-                {"non_field_errors": ["give one of: delivery, from_position and to_position, failed_since"]}
+                {
+                    "non_field_errors": [
+                        gettext("give one of: delivery, from_position and to_position, failed_since")
+                    ]
+                }
             )
         if kinds[1] and not ("from_position" in attrs and "to_position" in attrs):
-            raise serializers.ValidationError({"to_position": ["give both from_position and to_position"]})
+            raise serializers.ValidationError(
+                {"to_position": [gettext("give both from_position and to_position")]}
+            )
         return attrs
 
 
@@ -258,7 +265,9 @@ class RedeliverView(APIView):
         if "delivery" in data:
             delivery = endpoint.deliveries.filter(pk=data["delivery"]).first()
             if delivery is None:
-                raise serializers.ValidationError({"delivery": ["no such delivery of this endpoint"]})
+                raise serializers.ValidationError(
+                    {"delivery": [gettext("no such delivery of this endpoint")]}
+                )
             count = redeliver.redeliver_one(delivery, actor=request.user)
         elif "failed_since" in data:
             count = redeliver.redeliver_failures(endpoint, since=data["failed_since"], actor=request.user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -27,7 +28,10 @@ class FeedQuery(StrictSerializer):
 
     def validate_wait(self, value: float) -> float:
         if value > settings.SUBSCRIPTION_FEED_MAX_WAIT:
-            raise serializers.ValidationError(f"at most {settings.SUBSCRIPTION_FEED_MAX_WAIT:g} seconds")
+            raise serializers.ValidationError(
+                gettext("at most %(seconds)s seconds")
+                % {"seconds": f"{settings.SUBSCRIPTION_FEED_MAX_WAIT:g}"}
+            )
         return value
 
 
@@ -59,7 +63,7 @@ class EventFeedView(APIView):
         try:
             events, next_after = feed.page(after=params["after"], limit=params["limit"], wait=params["wait"])
         except feed.UnknownPosition:
-            raise serializers.ValidationError({"after": ["no event has this position"]}) from None
+            raise serializers.ValidationError({"after": [gettext("no event has this position")]}) from None
         url = request.build_absolute_uri()
         return Response(
             {
