@@ -322,6 +322,7 @@ class Sender:
 
     def __init__(self, *, threads: int | None = None) -> None:
         self.threads = threads or settings.SUBSCRIPTION_SENDER_THREADS
+        transport.fit_pools(self.threads)
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="webhook-sender")
 
     def run(self, *, max_seconds: float, stop_when_idle: bool = True) -> int:

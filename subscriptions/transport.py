@@ -16,6 +16,16 @@ RESPONSE_EXCERPT_BYTES = 4096
 _DRAIN_LIMIT = 65536
 _pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 _pools_lock = threading.Lock()
+# Connections kept per destination: as many as a process's sender threads may use at once (several
+# endpoints can share one receiver). A smaller pool opens and drops a connection per request beyond it.
+_pool_size = 8
+
+
+def fit_pools(threads: int) -> None:
+    """Size the pools made from now on for ``threads`` concurrent requests (the sender calls it first)."""
+    global _pool_size  # one process-wide figure, set once at the sender's start
+    with _pools_lock:
+        _pool_size = max(_pool_size, threads)
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ def _pool(destination: Destination) -> urllib3.HTTPConnectionPool:
                     destination.address,
                     destination.port,
                     timeout=timeout,
-                    maxsize=8,
+                    maxsize=_pool_size,
                     block=False,
                     retries=False,
                     server_hostname=destination.host,  # SNI and the certificate check name the host
@@ -52,7 +62,7 @@ def _pool(destination: Destination) -> urllib3.HTTPConnectionPool:
                     destination.address,
                     destination.port,
                     timeout=timeout,
-                    maxsize=8,
+                    maxsize=_pool_size,
                     block=False,
                     retries=False,
                 )
