@@ -296,12 +296,24 @@ def _n(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _runs_list(runs: list[dict[str, Any]] | None) -> list[str]:
+    """Which run measured what: each figure is the median of the runs that measured its phase."""
+    if not runs:
+        return []
+    lines = ["Each figure is the median of the runs that measured its phase:", ""]
+    for run in runs:
+        phases = ", ".join(run.get("phases") or []) or "?"
+        lines.append(f"- {run.get('date', '?')}, commit {run.get('commit', '?')}: {phases}")
+    return [*lines, ""]
+
+
 def markdown(r: dict[str, Any]) -> str:
     env = r.get("environment", {})
     runs = env.get("runs")
     lines = [
         f"### Benchmark {env.get('date', '')}" + (f" (median of {len(runs)} runs)" if runs else ""),
         "",
+        *_runs_list(runs),
         f"Commit {env.get('commit', '?')}{' + local changes' if env.get('dirty') else ''}, "
         f"Python {env.get('python', '?')}, {env.get('cpus', '?')} CPUs, load average before "
         f"{_n((env.get('loadavg_before') or [None])[0], 2)}"
@@ -654,7 +666,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["median"] and len(argv) >= 3:
         runs = [json.loads(Path(path).read_text()) for path in argv[1:]]
         merged = median(runs)
-        merged["environment"]["runs"] = [run["environment"] for run in runs]
+        merged["environment"]["runs"] = [
+            {**run["environment"], "phases": [k for k in run if k not in ("environment", "errors")]}
+            for run in runs
+        ]
         # A phase that failed in one run but ran in another is in the median; only the rest is an error.
         failed = {k: v for run in runs for k, v in (run.get("errors") or {}).items() if not merged.get(k)}
         merged.pop("errors", None)
