@@ -81,5 +81,6 @@ post_delete.connect(clear, sender=Token, dispatch_uid="token_cache.token_deleted
 post_save.connect(clear, sender=Token, dispatch_uid="token_cache.token_saved")
 post_save.connect(clear, sender=get_user_model(), dispatch_uid="token_cache.user_saved")
 post_delete.connect(clear, sender=get_user_model(), dispatch_uid="token_cache.user_deleted")
+post_save.connect(clear, sender=Group, dispatch_uid="token_cache.group_saved")  # a rename changes a role
 post_delete.connect(clear, sender=Group, dispatch_uid="token_cache.group_deleted")
 m2m_changed.connect(clear, sender=get_user_model().groups.through, dispatch_uid="token_cache.roles_changed")

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -145,3 +146,16 @@ def test_threads_sharing_the_cache_each_authenticate_their_own_token(make_user: 
     for thread in threads:
         thread.join(60)
     assert seen == [[user.pk] * 50 for user in users]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_renaming_a_role_group_in_this_process_applies_at_once(make_user: Callable[..., Any]) -> None:
+    manager = make_user(Role.MANAGER)
+    client, _ = client_with_token(manager)
+    assert client.get(MANAGERS_ONLY).status_code == 200
+
+    group = Group.objects.get(name=Role.MANAGER.value)
+    group.name = "former-managers"  # as the admin does: its members are managers no more
+    group.save()
+
+    assert client.get(MANAGERS_ONLY).status_code == 403

@@ -115,3 +115,26 @@ def test_a_rebuild_stores_the_documents_of_every_order(
         assert json.loads(summary.document_without_notes) == order_representation(
             summary, include_notes=False
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_with_a_cached_token_is_one_query(
+    make_user: Callable[..., Any],
+    make_product: Callable[..., Product],
+    client_for: Callable[[Any], APIClient],
+    django_assert_num_queries: Any,
+) -> None:
+    staff, customers = staff_and_customers(make_user, 1)
+    skus = [make_product(stock=10_000).sku]
+    rng = random.Random(25)
+    for _ in range(3):
+        order_lifecycle(rng, customer=customers[0], staff=staff, skus=skus)
+    project_everything()
+    order_id = OrderSummary.objects.values_list("pk", flat=True).first()
+    for user in (staff, customers[0]):
+        client = client_for(user)
+        assert client.get("/api/orders/").status_code == 200  # the token is cached from here on
+        with django_assert_num_queries(1):  # the visible rows' stored documents, nothing else
+            assert client.get(f"/api/orders/{order_id}/").status_code == 200
+        with django_assert_num_queries(1):
+            assert len(client.get("/api/orders/").json()["results"]) == 3
