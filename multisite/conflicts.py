@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import connection
 from psycopg import sql
 
+from multisite.replication import peer_site
+
 LIMIT = 50
 
 # (table, serial key, unique columns) of every replicated table with a unique constraint beside its key.
@@ -28,7 +30,7 @@ CHECKS: list[tuple[str, str, list[str]]] = [
 def find_conflicts(peer_dsn: str, *, timeout: int = 2) -> list[dict[str, Any]]:
     """The peer's pending rows that collide with one here, table by table (at most ``LIMIT`` each)."""
     modulus = len(settings.SITES)
-    peer_residue = (settings.SITES.index(_peer()) + 1) % modulus
+    peer_residue = (settings.SITES.index(peer_site()) + 1) % modulus
     found: list[dict[str, Any]] = []
     with psycopg.connect(peer_dsn, connect_timeout=timeout, autocommit=True) as peer:
         for table, key, unique in CHECKS:
@@ -71,7 +73,3 @@ def _safe(column: str, value: Any) -> Any:
     if column in ("username", "key"):
         return "(hidden)"
     return str(value)
-
-
-def _peer() -> str:
-    return next(site for site in settings.SITES if site != settings.SITE_NAME)

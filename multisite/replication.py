@@ -5,7 +5,7 @@ Conflict-free by construction, table by table (docs/disaster-recovery.md §3.2):
 - ``event_log``: a stream is appended to at its home site only (orders.sites); positions are
   interleaved per site (``INCREMENT BY`` the number of sites, starting at SITE_ID), so ``(stream_id,
   version)`` and ``position`` never collide. The local commit-order column is set on apply by a replica
-  trigger (orders migration 0007).
+  trigger (orders migration 0008).
 - ``orders_idempotencyrecord``: written in the command's transaction, so it travels with the events;
   keys are stored tagged with the writing site (orders.sites) and ids are interleaved.
 - ``orders_product``: the catalogue (name, price, active) only — ``stock_on_hand`` is *not* published:

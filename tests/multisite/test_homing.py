@@ -10,6 +10,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from orders import store
 from orders.models import IdempotencyRecord, SiteAdoption, StoredEvent
 from tests.addresses import ADDRESS
 
@@ -105,3 +106,20 @@ def test_single_site_stores_keys_and_metadata_as_before(
     assert create(client_for(users["customer"]), key="k-2").status_code == 201
     assert IdempotencyRecord.objects.get().key == "k-2"
     assert not any("site" in e.metadata for e in StoredEvent.objects.all())
+
+
+def test_single_site_commands_never_read_the_adoptions(
+    client_for: Callable[[Any], APIClient], users: dict[str, Any], mug: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The write path's SQL runs on a psycopg cursor that Django's query capture does not see: count the
+    # reads of the adoptions table at its one reader instead (it still runs).
+    reads = []
+    real = store.site_adoptions
+
+    def counted() -> dict[str, str]:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(store, "site_adoptions", counted)
+    assert create(client_for(users["customer"]), key="k-3").status_code == 201
+    assert not reads  # single-site: no query per command
