@@ -19,7 +19,7 @@ from orders import commands as c
 from orders import store
 from orders.events import ERASED
 from orders.handlers import dispatch
-from subscriptions import signing
+from subscriptions import services, signing
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint
 from subscriptions.sender import Sender, claim
 from tests.subscriptions.conftest import append_payments, fan_out_everything
@@ -216,6 +216,19 @@ def test_both_secrets_sign_during_a_rotation(make_endpoint: Callable[..., Endpoi
         deliver()
         assert len(holding_old.inbox) == len(holding_new.inbox) == 1
         assert holding_old.bad_signatures == holding_new.bad_signatures == 0
+
+
+def test_two_rotations_at_once_keep_the_first_new_secret_signing(
+    make_endpoint: Callable[..., Endpoint],
+) -> None:
+    # Two requests load the endpoint before either rotates: the second must overlap the first's secret,
+    # not the one both read (which would leave the first new secret, already handed out, signing nothing).
+    endpoint = make_endpoint("https://hooks.example.com/in")
+    first_view, second_view = Endpoint.objects.get(pk=endpoint.pk), Endpoint.objects.get(pk=endpoint.pk)
+    first = services.rotate_secret(first_view)
+    second = services.rotate_secret(second_view)
+    endpoint.refresh_from_db()
+    assert (endpoint.secret, endpoint.previous_secret) == (second, first)
 
 
 def test_an_erased_customers_personal_data_is_never_sent(
