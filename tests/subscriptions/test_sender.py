@@ -19,9 +19,9 @@ from orders import commands as c
 from orders import store
 from orders.events import ERASED
 from orders.handlers import dispatch
-from subscriptions import services, signing
+from subscriptions import redeliver, services, signing, transport
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint
-from subscriptions.sender import Sender, claim
+from subscriptions.sender import Outcome, Sender, claim, record
 from tests.subscriptions.conftest import append_payments, fan_out_everything
 from tests.subscriptions.receiver import Receiver, running_receiver
 
@@ -117,6 +117,20 @@ def test_an_expired_lease_is_sent_again_with_the_same_id(
     delivery = endpoint.deliveries.get()
     assert delivery.state == Delivery.State.DELIVERED and delivery.attempts == 2
     assert len(receiver.inbox) == 1
+
+
+def test_a_redelivery_during_a_send_is_not_undone_by_its_failure(
+    make_endpoint: Callable[..., Endpoint],
+) -> None:
+    endpoint = make_endpoint("http://127.0.0.1:9/in")
+    append_payments(1)
+    fan_out_everything(batch_size=10)
+    [claimed] = claim(limit=10, lease_seconds=60)
+    redeliver.redeliver_one(endpoint.deliveries.get(), actor=endpoint.owner)  # while the POST is out
+    record(Outcome(claimed, "u", {}, transport.Response(500, None, "", "", 1)))  # then it fails
+
+    delivery = endpoint.deliveries.get()
+    assert delivery.attempts == 0 and delivery.next_attempt_at <= timezone.now()
 
 
 def test_410_disables_the_endpoint_and_nothing_more_is_sent(
