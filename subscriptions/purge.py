@@ -15,8 +15,10 @@ _PURGE_ATTEMPTS_SQL = """
 DELETE FROM subscriptions_deliveryattempt WHERE id IN (
     SELECT id FROM subscriptions_deliveryattempt WHERE attempted_at < %s LIMIT %s)
 """
+# The state is tested again outside the subquery: a row redelivered while the DELETE waited for its lock
+# is rechecked by PostgreSQL against the DELETE's own WHERE only, never against the subquery's.
 _PURGE_DELIVERIES_SQL = """
-DELETE FROM subscriptions_delivery WHERE id IN (
+DELETE FROM subscriptions_delivery WHERE state = 'delivered' AND id IN (
     SELECT id FROM subscriptions_delivery WHERE state = 'delivered' AND updated_at < %s
       AND NOT EXISTS (SELECT 1 FROM subscriptions_deliveryattempt AS a
                       WHERE a.delivery_id = subscriptions_delivery.id)

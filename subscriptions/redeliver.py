@@ -39,8 +39,15 @@ class RangeTooLarge(ValueError):
 
 def _reset(deliveries: QuerySet[Delivery]) -> int:
     now = timezone.now()
+    # The lease token goes: a send still out must not record its failure over the redelivery (the lease's
+    # expiry stays, so the delivery is not sent twice at once).
     return deliveries.update(
-        state=Delivery.State.PENDING, attempts=0, next_attempt_at=now, last_error="", updated_at=now
+        state=Delivery.State.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        lease_token=None,
+        updated_at=now,
     )
 
 

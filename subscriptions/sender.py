@@ -222,7 +222,11 @@ def record_many(outcomes: list[Outcome]) -> None:
     if not outcomes:
         return
     now = timezone.now()
-    succeeded = [o for o in outcomes if o.response.status is not None and 200 <= o.response.status < 300]
+    succeeded: list[Outcome] = []
+    failed: list[Outcome] = []
+    for o in outcomes:
+        ok = o.response.status is not None and 200 <= o.response.status < 300
+        (succeeded if ok else failed).append(o)
     with transaction.atomic():
         DeliveryAttempt.objects.bulk_create(
             [
@@ -254,9 +258,8 @@ def record_many(outcomes: list[Outcome]) -> None:
             Endpoint.objects.filter(pk__in={o.claim.endpoint_id for o in succeeded}).exclude(
                 consecutive_failures=0
             ).update(consecutive_failures=0)
-        for outcome in outcomes:
-            if outcome not in succeeded:
-                _failed(outcome.claim, outcome.response, now)
+        for outcome in failed:  # not ``outcome not in succeeded``: dataclass equality, O(n²) per batch
+            _failed(outcome.claim, outcome.response, now)
 
 
 def _failed(item: Claim, response: transport.Response, now: datetime) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from subscriptions import fanout, signing
@@ -27,7 +28,8 @@ def rotate_secret(endpoint: Endpoint, *, overlap_hours: float | None = None) -> 
     new = signing.new_secret()
     now = timezone.now()
     Endpoint.objects.filter(pk=endpoint.pk).update(
-        previous_secret=endpoint.secret,
+        # The row's secret, not the one this request read: a rotation at the same time is not lost.
+        previous_secret=F("secret"),
         previous_secret_expires_at=now + timedelta(hours=hours),
         secret=new,
         updated_at=now,

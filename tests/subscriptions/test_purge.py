@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from subscriptions import purge
@@ -37,3 +40,37 @@ def test_old_attempts_and_delivered_deliveries_go_in_batches_and_owed_ones_stay(
     }
     assert deleted == 7 + 4
     assert purge.purge_old(batch=2) == 0
+
+
+def test_a_delivery_redelivered_while_the_purge_waits_for_its_row_stays(
+    make_endpoint: Callable[..., Endpoint],
+) -> None:
+    # The purge's inner SELECT sees the row as delivered; its DELETE then waits on the redelivery's row
+    # lock. Once that commits, PostgreSQL rechecks only the DELETE's own WHERE on the new row version.
+    endpoint = make_endpoint("http://127.0.0.1:9/in")
+    append_payments(1)
+    fan_out_everything(batch_size=100)
+    delivery = endpoint.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state="delivered", updated_at=timezone.now() - timedelta(days=40)
+    )
+    locked, go = threading.Event(), threading.Event()
+
+    def redeliver() -> None:
+        try:
+            with transaction.atomic():
+                Delivery.objects.filter(pk=delivery.pk).update(state="pending", updated_at=timezone.now())
+                locked.set()
+                go.wait(10)
+                time.sleep(1.0)  # the purge is now waiting on this row
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=redeliver)
+    thread.start()
+    assert locked.wait(10)
+    go.set()
+    purge.purge_old(older_than=timedelta(days=30))
+    thread.join(10)
+
+    assert Delivery.objects.filter(pk=delivery.pk, state="pending").exists()

@@ -19,9 +19,9 @@ from orders import commands as c
 from orders import store
 from orders.events import ERASED
 from orders.handlers import dispatch
-from subscriptions import signing
+from subscriptions import redeliver, services, signing, transport
 from subscriptions.models import Delivery, DeliveryAttempt, Endpoint
-from subscriptions.sender import Sender, claim
+from subscriptions.sender import Outcome, Sender, claim, record
 from tests.subscriptions.conftest import append_payments, fan_out_everything
 from tests.subscriptions.receiver import Receiver, running_receiver
 
@@ -117,6 +117,20 @@ def test_an_expired_lease_is_sent_again_with_the_same_id(
     delivery = endpoint.deliveries.get()
     assert delivery.state == Delivery.State.DELIVERED and delivery.attempts == 2
     assert len(receiver.inbox) == 1
+
+
+def test_a_redelivery_during_a_send_is_not_undone_by_its_failure(
+    make_endpoint: Callable[..., Endpoint],
+) -> None:
+    endpoint = make_endpoint("http://127.0.0.1:9/in")
+    append_payments(1)
+    fan_out_everything(batch_size=10)
+    [claimed] = claim(limit=10, lease_seconds=60)
+    redeliver.redeliver_one(endpoint.deliveries.get(), actor=endpoint.owner)  # while the POST is out
+    record(Outcome(claimed, "u", {}, transport.Response(500, None, "", "", 1)))  # then it fails
+
+    delivery = endpoint.deliveries.get()
+    assert delivery.attempts == 0 and delivery.next_attempt_at <= timezone.now()
 
 
 def test_410_disables_the_endpoint_and_nothing_more_is_sent(
@@ -216,6 +230,19 @@ def test_both_secrets_sign_during_a_rotation(make_endpoint: Callable[..., Endpoi
         deliver()
         assert len(holding_old.inbox) == len(holding_new.inbox) == 1
         assert holding_old.bad_signatures == holding_new.bad_signatures == 0
+
+
+def test_two_rotations_at_once_keep_the_first_new_secret_signing(
+    make_endpoint: Callable[..., Endpoint],
+) -> None:
+    # Two requests load the endpoint before either rotates: the second must overlap the first's secret,
+    # not the one both read (which would leave the first new secret, already handed out, signing nothing).
+    endpoint = make_endpoint("https://hooks.example.com/in")
+    first_view, second_view = Endpoint.objects.get(pk=endpoint.pk), Endpoint.objects.get(pk=endpoint.pk)
+    first = services.rotate_secret(first_view)
+    second = services.rotate_secret(second_view)
+    endpoint.refresh_from_db()
+    assert (endpoint.secret, endpoint.previous_secret) == (second, first)
 
 
 def test_an_erased_customers_personal_data_is_never_sent(
