@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 PUBLICATION = "multisite"
@@ -52,6 +52,8 @@ INTERLEAVED = [
     ("recovery_datakey", "id"),
 ]
 ORDER_NUMBER_SEQUENCE = "order_number_seq"
+# How long interleaving waits for a transaction that drew from a sequence and stays open, before failing.
+SEQUENCE_LOCK_TIMEOUT = "10s"
 
 
 def subscription_name(peer: str) -> str:
@@ -74,13 +76,19 @@ def interleave_sequences() -> dict[str, int]:
     """``INCREMENT BY n``, restarted at the next value above everything that is ``≡ SITE_ID (mod n)``.
 
     Idempotent. Restarting above the table's largest key (both sites' rows) keeps a site that re-joins
-    as a copy from handing out a key it already holds."""
+    as a copy from handing out a key it already holds. Safe while commands run (``adopt_site`` on a
+    survivor under load): each sequence is altered first, which takes its lock, and read and restarted
+    in the same transaction, so no ``nextval`` can fall between the read and the restart. An open
+    transaction that drew from a sequence holds that lock; ``lock_timeout`` makes this fail then
+    instead of queueing every command behind it."""
     modulus, site_id = len(settings.SITES), settings.SITE_ID
     done = {}
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = %s", [SEQUENCE_LOCK_TIMEOUT])
         for table, column in INTERLEAVED:
             cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
             (sequence,) = cursor.fetchone()
+            _lock(cursor, sequence, modulus)
             cursor.execute(
                 sql.SQL("SELECT coalesce(max({}), 0) FROM {}")
                 .format(sql.Identifier(column), sql.Identifier(table))
@@ -88,8 +96,18 @@ def interleave_sequences() -> dict[str, int]:
             )
             (largest,) = cursor.fetchone()
             done[sequence] = _restart(cursor, sequence, int(largest), modulus, site_id)
+        _lock(cursor, ORDER_NUMBER_SEQUENCE, modulus)
         done[ORDER_NUMBER_SEQUENCE] = _restart(cursor, ORDER_NUMBER_SEQUENCE, 0, modulus, site_id)
     return done
+
+
+def _lock(cursor: Any, sequence: str, modulus: int) -> None:
+    """ALTER SEQUENCE holds the sequence's lock to the end of the transaction: nextval waits meanwhile."""
+    cursor.execute(
+        sql.SQL("ALTER SEQUENCE {} INCREMENT BY {}")
+        .format(_sequence_identifier(sequence), sql.Literal(modulus))
+        .as_string(cursor.connection)
+    )
 
 
 def _restart(cursor: Any, sequence: str, largest: int, modulus: int, site_id: int) -> int:
